@@ -1,0 +1,63 @@
+"""Conv formulations side by side: forward, and forward + both backward passes.
+
+Workloads: `_shapes.CONV` (LeNet-5's convs, ResNet-18's 3x3 stages at 32x32, a MobileNet
+depthwise 3x3 at 112x112, a 1x1 pointwise, a 3-D conv). FLOPs are counted, not asked of XLA:
+forward = 2 N prod(out) prod(k) C_in/groups C_out, and forward + backward = 3x forward
+(dx and dw each cost one forward). The 'fwd+bwd' function returns y, dx and dw so that no
+part of the work can be dead-code eliminated.
+
+Config keys (besides those of `tasks.benchmark`): impls (list of `ops.conv.IMPLS`),
+passes (subset of ['fwd', 'fwd+bwd']), shapes (list of workload-name prefixes; empty = all),
+smoke (tiny shapes).
+"""
+import jax
+import jax.numpy as jnp
+
+from cnn_jax import bench
+from cnn_jax.benchmarks import _shapes
+from cnn_jax.ops import conv as conv_ops
+
+BASELINE = 'xla'
+COMPARE = 'torch'
+PASSES = ('fwd', 'fwd+bwd')
+
+
+def _case(workload, impl: str, mode: str) -> bench.Case:
+  name, n, spatial, c_in, kernel, c_out, strides, padding, groups = workload
+  flops = _shapes.conv_flops(n, spatial, c_in, kernel, c_out, strides, padding, groups)
+
+  def args():
+    kx, kw, kg = jax.random.split(jax.random.key(0), 3)
+    x = jax.random.normal(kx, (n, *spatial, c_in), jnp.float32)
+    w = jax.random.normal(kw, (*kernel, c_in // groups, c_out), jnp.float32) * 0.1
+    if mode == 'fwd':
+      return x, w
+    y = jax.eval_shape(lambda x, w: conv(x, w), x, w)
+    return x, w, jax.random.normal(kg, y.shape, jnp.float32)
+
+  def conv(x, w):
+    return conv_ops.conv(x, w, strides=strides, padding=padding, groups=groups, impl=impl)
+
+  def fwd_bwd(x, w, g):
+    y, vjp = jax.vjp(conv, x, w)
+    dx, dw = vjp(g)
+    return y, dx, dw
+
+  info = dict(x=[n, *spatial, c_in], w=[*kernel, c_in // groups, c_out], strides=list(strides),
+              padding=[list(p) for p in padding], groups=groups, mode=mode)
+  return bench.Case(f'{name} {mode}', impl, conv if mode == 'fwd' else fwd_bwd, args,
+                    flops=flops if mode == 'fwd' else 3 * flops, info=info)
+
+
+def cases(config) -> list[bench.Case]:
+  """One case per (workload, pass, impl) from config.impls / passes / shapes / smoke."""
+  workloads = _shapes.CONV_SMOKE if config.get('smoke', False) else _shapes.CONV
+  prefixes = list(config.get('shapes', ()) or ())
+  if prefixes:
+    workloads = [w for w in workloads if any(w[0].startswith(p) for p in prefixes)]
+  impls = list(config.get('impls', ('xla', 'im2col', 'taps')))
+  for impl in impls:
+    if impl not in conv_ops.IMPLS:
+      raise ValueError(f'Unknown conv impl {impl!r} in config.impls; choose from {conv_ops.IMPLS}.')
+  passes = list(config.get('passes', PASSES))
+  return [_case(w, impl, mode) for w in workloads for mode in passes for impl in impls]

@@ -1,0 +1,75 @@
+"""The `benchmark` task: time a suite of jitted functions side by side (`cnn_jax.bench`).
+
+    python launch.py --config experiments/bench_conv.py [--workdir runs/bench_conv]
+
+Suite interface (how to add a benchmark): create `cnn_jax/benchmarks/<suite>.py` with
+
+    def cases(config: ml_collections.ConfigDict) -> list[cnn_jax.bench.Case]:
+      '''Builds the cases; read suite-specific knobs from `config` (e.g. config.batch).'''
+
+and optionally a module constant `BASELINE = '<impl>'` (the impl speedups are relative to
+when the config does not set `baseline`) and `COMPARE = '<impl>'` (a second impl, e.g.
+'torch', to show time ratios against). Each `Case(name, impl, fn, args, flops)` is one
+(workload, variant) pair: cases with the same `name` form one block of the table. Build large
+arrays lazily (`args=lambda: (...)`) so only one case's inputs are alive at a time. Honour
+`config.smoke` if the suite has a `:smoke` variant (tiny shapes, run by the tests).
+
+Config keys read here (all but `task` and `suite` optional):
+  task='benchmark', suite: module name under cnn_jax.benchmarks,
+  runs (20), warmup (2), min_sample_s (0.02): timing (see `bench.time_compiled`),
+  peak_n (2048; 0 = skip): size of the square matmul that measures the machine's peak,
+  baseline, compare: override the suite's BASELINE / COMPARE,
+  external: list of JSON paths (written by `bench.write_json` or a script in that format,
+    e.g. PyTorch timings) whose results join the table for matching case names.
+
+`run(config, workdir)` prints the table and, when `workdir` is given, writes
+`<workdir>/benchmark.json` (`bench.to_dict`) and returns the `bench.Report`.
+"""
+import importlib
+import os
+import pkgutil
+
+from cnn_jax import bench
+
+
+def suites() -> list[str]:
+  """Names accepted by `config.suite`."""
+  import cnn_jax.benchmarks as pkg
+  return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith('_'))
+
+
+def load_suite(name: str):
+  """The module `cnn_jax.benchmarks.<name>`, or a ValueError listing the suites."""
+  if name not in suites():
+    raise ValueError(f'Unknown benchmark suite {name!r}; choose one of {suites()} (config.suite).')
+  return importlib.import_module(f'cnn_jax.benchmarks.{name}')
+
+
+def _get(config, key, default):
+  return config.get(key, default) if hasattr(config, 'get') else getattr(config, key, default)
+
+
+def run(config, workdir: str | None = None) -> bench.Report:
+  """Runs `config.suite`, prints its table, writes benchmark.json to `workdir` if given."""
+  suite = load_suite(config.suite)
+  cases = suite.cases(config)
+  baseline = _get(config, 'baseline', None) or getattr(suite, 'BASELINE', None)
+  compare = _get(config, 'compare', None) or getattr(suite, 'COMPARE', None)
+  external = []
+  for path in _get(config, 'external', None) or ():
+    if os.path.exists(path):
+      external += bench.load_results(path)
+    else:
+      print(f'(external results {path} not found: run the script that makes them to add them)')
+  print(f'benchmark suite {config.suite!r}: {len(cases)} cases on {bench.machine()}')
+  report = bench.run(cases, baseline=baseline, runs=_get(config, 'runs', 20),
+                     warmup=_get(config, 'warmup', 2),
+                     min_sample_s=_get(config, 'min_sample_s', 0.02),
+                     peak_n=_get(config, 'peak_n', 2048), external=external)
+  if compare and not any(r.impl == compare for r in report.results):
+    compare = None
+  print(bench.table(report, compare=compare))
+  if workdir:
+    os.makedirs(workdir, exist_ok=True)
+    bench.write_json(report, os.path.join(workdir, 'benchmark.json'))
+  return report

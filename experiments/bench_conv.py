@@ -1,0 +1,41 @@
+r"""Convolution formulations side by side (cnn_jax.benchmarks.conv).
+
+Command:
+  python launch.py --config experiments/bench_conv.py [--workdir runs/bench_conv]
+
+Prints the matmul peak of the machine, then one line per (workload, pass, impl) and a table:
+compile time, median and p10-p90 per call, GFLOP/s, % of the matmul peak, speedup vs
+`lax.conv` ('xla'), and time ratio vs PyTorch when `benchmarks/torch_results/conv.json`
+exists (made by `/work/torchvenv/bin/python benchmarks/torch_reference.py conv`).
+With --workdir it also writes benchmark.json.
+Time and result on the 2-core CPU: see docs/conv_bench.md (measured tables).
+`:smoke` is a tiny variant (two small shapes, 3 runs) that the tests run.
+"""
+import ml_collections
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.task = 'benchmark'
+  c.suite = 'conv'
+  c.impls = ['xla', 'im2col', 'taps']
+  c.passes = ['fwd', 'fwd+bwd']
+  c.shapes = []                 # workload-name prefixes, e.g. ['resnet18']; [] = all
+  c.smoke = False
+  c.runs = 10
+  c.warmup = 2
+  c.min_sample_s = 0.02
+  c.peak_n = 2048
+  c.baseline = 'xla'
+  c.compare = 'torch'
+  c.external = ['benchmarks/torch_results/conv.json']
+  if arg == 'smoke':
+    c.smoke = True
+    c.runs = 3
+    c.warmup = 1
+    c.min_sample_s = 0.0
+    c.peak_n = 128
+    c.external = []
+  elif arg:
+    raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
+  return c
