@@ -1,0 +1,36 @@
+"""Fitting decoded images to a model's input: dtype, size and channels (numpy, per batch)."""
+import numpy as np
+
+RESIZE_METHODS = ('pad', 'resize')
+
+
+def prepare_images(images: np.ndarray, size: int, method: str, channels: int) -> np.ndarray:
+  """uint8 [N, H, W, C] -> float32 [N, size, size, channels] in [0, 1].
+
+  method 'pad': centre zero-padding (LeNet-5 read 28x28 digits padded to 32x32);
+  'resize': bilinear resampling with antialiasing. Grayscale is repeated to 3 channels
+  when `channels` is 3 (for ImageNet-style models on MNIST).
+  """
+  if method not in RESIZE_METHODS:
+    raise ValueError(f'Unknown resize {method!r}; choose one of {list(RESIZE_METHODS)} (config.data.resize).')
+  x = images.astype(np.float32) / 255.0
+  n, h, w, c = x.shape
+  if (h, w) != (size, size):
+    if method == 'pad':
+      if h > size or w > size:
+        raise ValueError(f'Images are {h}x{w}, larger than image_size {size}: padding cannot '
+                         'shrink them; set config.data.resize="resize" or a larger image_size.')
+      top, left = (size - h) // 2, (size - w) // 2
+      x = np.pad(x, ((0, 0), (top, size - h - top), (left, size - w - left), (0, 0)))
+    else:
+      import jax  # resampling is jax.image's (antialiased bilinear), run on the host CPU
+      with jax.default_device(jax.local_devices(backend='cpu')[0]):
+        x = np.asarray(jax.image.resize(x, (n, size, size, c), 'bilinear', antialias=True))
+  if c != channels:
+    if c == 1 and channels == 3:
+      x = np.repeat(x, 3, axis=-1)
+    elif c == 3 and channels == 1:
+      x = x @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]  # ITU-R 601 luma
+    else:
+      raise ValueError(f'Cannot turn {c}-channel images into {channels} (config.data.channels).')
+  return np.ascontiguousarray(x, np.float32)

@@ -1,0 +1,38 @@
+"""`IndexedSequential`: PyTorch's `nn.Sequential` naming, so torchvision names map 1:1.
+
+torchvision numbers the layers of a `Sequential` by position and only layers with weights or
+buffers appear in its state dict ('features.0.weight', 'features.3.weight': the ReLU at
+index 1 and the pool at index 2 hold nothing). `IndexedSequential` keeps that numbering:
+entry i is either a Linen module factory (a Module class or a `functools.partial` of one),
+instantiated as child `str(i)`, or a plain function (an activation), applied but not named.
+So the Flax path of a parameter is its torchvision key split on '.', e.g. 'features.3.weight'
+-> params['features']['3']['kernel'], and `models.features(..., ['features/2'])` returns the
+activation after torchvision's `features[2]`.
+"""
+import functools
+from typing import Any, Callable, Sequence
+
+import flax.linen as nn
+import jax
+
+
+def is_module_factory(layer: Any) -> bool:
+  """True for a Linen Module class or a `functools.partial` of one."""
+  func = layer.func if isinstance(layer, functools.partial) else layer
+  return isinstance(func, type) and issubclass(func, nn.Module)
+
+
+class IndexedSequential(nn.Module):
+  """Applies `layers` in order: `[N, ...] -> [N, ...]`; module entries are named by index.
+
+  Attributes:
+    layers: module factories (called as `factory(name=str(i))` then on the activation) and
+      plain functions such as `nn.relu` (called on the activation, no child module).
+  """
+  layers: Sequence[Callable]
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    for i, layer in enumerate(self.layers):
+      x = layer(name=str(i))(x) if is_module_factory(layer) else layer(x)
+    return x

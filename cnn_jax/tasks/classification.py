@@ -1,0 +1,131 @@
+"""Image classification: a registered model + cross-entropy + accuracy on a dataset.
+
+Binds `models`, `losses.classification`, `metrics.classification`, `data` and `viz` to the
+generic train library. Config schema: experiments/lenet5_mnist.py. At the end (process 0)
+it draws curves.png, confusion.png and predictions.png into the workdir.
+"""
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import logging
+
+from cnn_jax import models
+from cnn_jax.data import pipeline, sources
+from cnn_jax.losses.classification import cross_entropy
+from cnn_jax.metrics.classification import confusion_terms, correct, topk_correct
+from cnn_jax.train import loop, optim, sharding
+from cnn_jax.train.state import TrainState
+from cnn_jax.train.step import make_eval_step, make_train_step
+from cnn_jax.train.writers import MetricWriter
+from cnn_jax.viz.classification import plot_confusion, plot_predictions
+from cnn_jax.viz.curves import plot_curves
+
+
+def build_model(config, num_classes: int):
+  """The model named by config.model.name with the other config.model keys as kwargs."""
+  kwargs = {k: v for k, v in config.model.to_dict().items() if k != 'name'}
+  if kwargs.setdefault('num_classes', num_classes) != num_classes:
+    raise ValueError(f'config.model.num_classes={kwargs["num_classes"]} but dataset '
+                     f'{config.data.name!r} has {num_classes} classes.')
+  return models.create(config.model.name, **kwargs)
+
+
+def _split_variables(variables) -> tuple[dict, dict]:
+  variables = dict(variables)
+  params = variables.pop('params')
+  return params, variables
+
+
+def make_loss_fn(model, label_smoothing: float):
+  """loss_fn(params, model_state, batch, key) for the train library."""
+
+  def loss_fn(params, model_state, batch, key):
+    mutable = list(model_state)
+    out = model.apply({'params': params, **model_state}, batch['image'], train=True,
+                      rngs={'dropout': key}, mutable=mutable or False)
+    logits, new_state = out if mutable else (out, model_state)
+    loss = cross_entropy(logits, batch['label'], label_smoothing).mean()
+    return loss, (dict(new_state), {'accuracy': correct(logits, batch['label']).mean()})
+
+  return loss_fn
+
+
+def make_metric_fn(model, num_classes: int):
+  """metric_fn(params, model_state, batch) -> per-example loss, accuracy, top-5, confusion."""
+
+  def metric_fn(params, model_state, batch):
+    logits = model.apply({'params': params, **model_state}, batch['image'], train=False)
+    values = {'loss': cross_entropy(logits, batch['label']),
+              'accuracy': correct(logits, batch['label']),
+              'confusion': confusion_terms(logits, batch['label'])}
+    if num_classes > 5:
+      values['top5_accuracy'] = topk_correct(logits, batch['label'], 5)
+    return values
+
+  return metric_fn
+
+
+def run(config, workdir: str) -> loop.FitResult:
+  """Trains and evaluates config's model on config's dataset; resumes in `workdir`."""
+  chief = jax.process_index() == 0
+  pid, nproc = jax.process_index(), jax.process_count()
+  mesh = sharding.make_mesh(config.devices)
+  data = config.data
+  for name in ('batch_size', 'eval_batch_size'):
+    if data[name] % mesh.size:
+      raise ValueError(f'config.data.{name}={data[name]} must be divisible by the {mesh.size} '
+                       'devices of the mesh; change it or config.devices.')
+  dataset = sources.load(data.name, data.dir)
+  model = build_model(config, dataset.num_classes)
+  input_shape = (data.image_size, data.image_size, data.channels)
+  models.check_input_shape(model, input_shape)
+
+  init_key, state_key = jax.random.split(jax.random.key(config.seed))
+  params, model_state = _split_variables(
+      jax.jit(model.init)(init_key, jnp.zeros((1, *input_shape)), train=False))
+  tx, schedule = optim.make_optimizer(config.optimizer, config.schedule, config.train.steps)
+  state = sharding.replicate(TrainState.create(params, model_state, tx, state_key), mesh)
+  logging.info('Model %s: %s parameters; input %s; %d classes.', config.model.name,
+               f'{sum(x.size for x in jax.tree.leaves(params)):,}', input_shape, dataset.num_classes)
+
+  fit_kwargs = dict(image_size=data.image_size, resize=data.resize, channels=data.channels,
+                    process_index=pid, num_processes=nproc)
+  train_batches = lambda start: (sharding.global_batch(b, mesh) for b in pipeline.train_batches(
+      dataset.train, data.batch_size, seed=config.seed, start_step=start, **fit_kwargs))
+  eval_batches = lambda: (sharding.global_batch(b, mesh) for b in pipeline.eval_batches(
+      dataset.test, data.eval_batch_size, **fit_kwargs))
+
+  writer = MetricWriter(workdir) if chief else None
+  try:
+    result = loop.fit(
+        state, make_train_step(make_loss_fn(model, config.loss.label_smoothing), tx, mesh, schedule),
+        train_batches, workdir=workdir, steps=config.train.steps,
+        examples_per_step=data.batch_size, log_every=config.train.log_every,
+        eval_every=config.train.eval_every, checkpoint_every=config.train.checkpoint_every,
+        keep_checkpoints=config.train.keep_checkpoints,
+        eval_step=make_eval_step(make_metric_fn(model, dataset.num_classes), mesh),
+        eval_batches=eval_batches, writer=writer, show_progress=chief)
+  finally:
+    if writer:
+      writer.close()
+  if result.eval is not None:
+    means = loop.eval_means(result.eval)
+    logging.info('Step %d: test accuracy %.4f, loss %.4f on %d images.', config.train.steps,
+                 means['accuracy'], means['loss'], int(result.eval['count']))
+    if chief:
+      draw_pictures(workdir, model, result.state, dataset, result.eval['confusion'], fit_kwargs)
+  return result
+
+
+def draw_pictures(workdir, model, state, dataset, confusion, fit_kwargs) -> None:
+  """curves.png, confusion.png and predictions.png (the first 32 test images)."""
+  plot_curves(os.path.join(workdir, 'metrics.jsonl'), os.path.join(workdir, 'curves.png'))
+  plot_confusion(confusion, dataset.class_names, os.path.join(workdir, 'confusion.png'))
+  batch = next(pipeline.eval_batches(dataset.test, 32, **{**fit_kwargs, 'process_index': 0,
+                                                          'num_processes': 1}))
+  variables = jax.device_get({'params': state.params, **state.model_state})
+  logits = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, batch['image'])
+  plot_predictions(batch['image'], batch['label'], np.argmax(logits, -1), dataset.class_names,
+                   os.path.join(workdir, 'predictions.png'))

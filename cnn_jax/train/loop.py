@@ -1,0 +1,159 @@
+"""The training loop: resume, train, log, evaluate, checkpoint, stop cleanly.
+
+    result = fit(state, train_step, train_batches, workdir=..., steps=..., ...)
+
+- Resume: restores the newest complete checkpoint in `<workdir>/checkpoints`; if its step
+  is already `steps`, returns at once. Batches come from `train_batches(start_step)`, so a
+  resumed run sees exactly the batches an uninterrupted one would (bitwise-equal results).
+- Metrics of step k are fetched while step k+1 runs (no pipeline stall), checked for
+  NaN/Inf — an error naming the step and the metric, before any later checkpoint is
+  written, so the last good checkpoint stays intact — averaged over `log_every` steps and
+  written with img/s and the learning rate.
+- Checkpoints every `checkpoint_every` steps, at the end, and when SIGTERM arrives (then
+  the loop stops and `result.interrupted` is True).
+"""
+import dataclasses
+import math
+import signal
+import time
+from typing import Any, Callable, Iterable, Iterator
+
+import jax
+import numpy as np
+
+from cnn_jax.train.checkpoint import Checkpointer
+from cnn_jax.train.state import TrainState
+from cnn_jax.train.writers import NullWriter, Progress, truncate_jsonl
+
+
+@dataclasses.dataclass
+class FitResult:
+  """state: final TrainState; eval: last evaluation sums (numpy, incl. 'count') or None;
+  interrupted: stopped by SIGTERM before `steps`; resumed_from: restored step or None."""
+  state: TrainState
+  eval: dict | None
+  interrupted: bool
+  resumed_from: int | None
+
+
+class _SigtermFlag:
+  """Records SIGTERM instead of dying, so the loop can checkpoint and stop between steps."""
+
+  def __enter__(self):
+    self.received = False
+    try:
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
+    except ValueError:  # not the main thread: leave signals alone
+      self._previous = None
+    return self
+
+  def _handle(self, signum, frame):
+    self.received = True
+
+  def __exit__(self, *exc):
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+
+
+def evaluate(state: TrainState, eval_step: Callable, batches: Iterable) -> dict:
+  """Sums `eval_step` over all batches; returns numpy sums including 'count'."""
+  total = None
+  for batch in batches:
+    sums = eval_step(state, batch)
+    total = sums if total is None else jax.tree.map(lambda a, b: a + b, total, sums)
+  return jax.tree.map(np.asarray, jax.device_get(total))
+
+
+def eval_means(sums: dict) -> dict:
+  """Scalar means of evaluation sums: sum / count for every scalar entry."""
+  count = float(sums['count'])
+  return {k: float(v) / count for k, v in sums.items() if np.ndim(v) == 0 and k != 'count'}
+
+
+def _check_finite(step: int, metrics: dict, checkpointer: Checkpointer) -> None:
+  for name, value in metrics.items():
+    if not np.all(np.isfinite(value)):
+      last = checkpointer.latest_step()
+      raise FloatingPointError(
+          f'Training diverged: {name} = {value} at step {step}. Nothing after step '
+          f'{last} was saved; the checkpoint of step {last} in {checkpointer.directory} is intact. '
+          'Lower config.optimizer.learning_rate, set config.optimizer.grad_clip_norm, or add '
+          'warmup (config.schedule.warmup_steps), then re-run in a new workdir or the same one.')
+
+
+def fit(state: TrainState, train_step: Callable, train_batches: Callable[[int], Iterator], *,
+        workdir: str, steps: int, examples_per_step: int, log_every: int = 50,
+        eval_every: int = 0, checkpoint_every: int = 0, keep_checkpoints: int = 2,
+        eval_step: Callable | None = None, eval_batches: Callable[[], Iterable] | None = None,
+        writer: Any = None, show_progress: bool = True) -> FitResult:
+  """Trains `state` to `steps` (see the module docstring); `writer` is a MetricWriter on
+  process 0 and None elsewhere."""
+  writer = writer or NullWriter()
+  checkpointer = Checkpointer(workdir, keep_checkpoints)
+  resumed_from = checkpointer.latest_step()
+  if resumed_from is not None:
+    state = checkpointer.restore(state)
+    if hasattr(writer, 'jsonl_path'):
+      truncate_jsonl(writer.jsonl_path, resumed_from)
+  start = int(jax.device_get(state.step))
+  do_eval = lambda: evaluate(state, eval_step, eval_batches()) if eval_step else None
+  if start >= steps:
+    checkpointer.close()
+    return FitResult(state, None, False, resumed_from)
+
+  progress = Progress(start, steps, enabled=show_progress)
+  batches = train_batches(start)
+  sums: dict[str, float] = {}
+  count, t_log, last_eval, interrupted = 0, None, None, False
+
+  def absorb(step: int, metrics) -> None:
+    """Host side of step `step` (1-based count of updates): check, accumulate, log."""
+    nonlocal count, t_log, sums
+    metrics = jax.device_get(metrics)
+    _check_finite(step, metrics, checkpointer)
+    for k, v in metrics.items():
+      sums[k] = sums.get(k, 0.0) + float(v)
+    count += 1
+    progress.update(1, {'loss': float(metrics['loss']),
+                        **({'acc': float(metrics['accuracy'])} if 'accuracy' in metrics else {})})
+    if t_log is None:  # the first step includes compilation: time from its end
+      t_log, sums, count = time.perf_counter(), {}, 0
+    elif step % log_every == 0 or step == steps:
+      now = time.perf_counter()
+      record = {f'train/{k}': v / count for k, v in sums.items()}
+      record['train/img_per_sec'] = count * examples_per_step / max(now - t_log, 1e-9)
+      writer.write_scalars(step, record)
+      progress.update(0, {'img/s': record['train/img_per_sec']})
+      t_log, sums, count = now, {}, 0
+
+  try:
+    with _SigtermFlag() as sigterm:
+      pending = None
+      for step in range(start, steps):
+        state, metrics = train_step(state, next(batches))
+        if pending is not None:
+          absorb(*pending)
+        pending = (step + 1, metrics)
+        done = step + 1
+        boundary = (done == steps or sigterm.received
+                    or (eval_every and done % eval_every == 0)
+                    or (checkpoint_every and done % checkpoint_every == 0))
+        if not boundary:
+          continue
+        absorb(*pending)
+        pending = None
+        t_pause = time.perf_counter()
+        if eval_step is not None and (done == steps or (eval_every and done % eval_every == 0)):
+          last_eval = do_eval()
+          writer.write_scalars(done, {f'eval/{k}': v for k, v in eval_means(last_eval).items()})
+        if done == steps or sigterm.received or (checkpoint_every and done % checkpoint_every == 0):
+          checkpointer.save(state)
+        if sigterm.received:
+          interrupted = True
+          break
+        if t_log is not None:  # eval and checkpoint time is not training throughput
+          t_log += time.perf_counter() - t_pause
+  finally:
+    progress.close()
+    checkpointer.close()
+  return FitResult(state, last_eval, interrupted, resumed_from)

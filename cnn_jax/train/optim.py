@@ -1,0 +1,71 @@
+"""Optimizers and learning-rate schedules from config, via optax.
+
+    tx, schedule = make_optimizer(config.optimizer, config.schedule, total_steps)
+
+optimizer: name (sgd | momentum | adam | adamw), learning_rate, momentum, nesterov,
+  weight_decay, decay_norm_and_bias (False: no decay on 1-D params, i.e. biases and
+  norm scales/offsets), grad_clip_norm (0 = off), and optionally b1, b2, eps.
+schedule: name (constant | cosine | warmup_cosine | warmup_constant | step), warmup_steps,
+  end_fraction (cosine's final lr / peak), and for 'step' boundaries + decay_rate.
+"""
+from typing import Any, Callable
+
+import jax
+import optax
+
+OPTIMIZERS = ('sgd', 'momentum', 'adam', 'adamw')
+SCHEDULES = ('constant', 'cosine', 'warmup_cosine', 'warmup_constant', 'step')
+
+
+def _get(cfg, key, default):
+  return cfg[key] if key in cfg else default
+
+
+def make_schedule(cfg, base_lr: float, total_steps: int) -> optax.Schedule:
+  """Learning rate as a function of the step; warmup is linear from 0 to `base_lr`."""
+  name = cfg.name
+  warmup = int(_get(cfg, 'warmup_steps', 0))
+  if name not in SCHEDULES:
+    raise ValueError(f'Unknown schedule {name!r}; choose one of {list(SCHEDULES)} (config.schedule.name).')
+  if name == 'constant' and not warmup:
+    return optax.constant_schedule(base_lr)
+  if name in ('constant', 'warmup_constant'):
+    return optax.join_schedules([optax.linear_schedule(0.0, base_lr, warmup),
+                                 optax.constant_schedule(base_lr)], [warmup])
+  if name in ('cosine', 'warmup_cosine'):
+    return optax.warmup_cosine_decay_schedule(
+        0.0, base_lr, warmup, max(total_steps, warmup + 1),
+        end_value=base_lr * float(_get(cfg, 'end_fraction', 0.0)))
+  boundaries = list(_get(cfg, 'boundaries', ()))
+  rate = float(_get(cfg, 'decay_rate', 0.1))
+  return optax.piecewise_constant_schedule(base_lr, {int(b): rate for b in boundaries})
+
+
+def decay_mask(params) -> Any:
+  """True for params that get weight decay: kernels (ndim > 1), not biases or norm params."""
+  return jax.tree.map(lambda p: p.ndim > 1, params)
+
+
+def make_optimizer(opt, sched, total_steps: int) -> tuple[optax.GradientTransformation, optax.Schedule]:
+  """Builds (tx, schedule). SGD/Adam weight decay is L2 added to the gradient (as in
+  torch.optim.SGD); AdamW's is decoupled. Both skip 1-D params unless decay_norm_and_bias."""
+  if opt.name not in OPTIMIZERS:
+    raise ValueError(f'Unknown optimizer {opt.name!r}; choose one of {list(OPTIMIZERS)} (config.optimizer.name).')
+  schedule = make_schedule(sched, float(opt.learning_rate), total_steps)
+  wd = float(_get(opt, 'weight_decay', 0.0))
+  mask: Callable | None = None if _get(opt, 'decay_norm_and_bias', False) else decay_mask
+  parts = []
+  if float(_get(opt, 'grad_clip_norm', 0.0)) > 0:
+    parts.append(optax.clip_by_global_norm(float(opt.grad_clip_norm)))
+  if wd and opt.name != 'adamw':
+    parts.append(optax.add_decayed_weights(wd, mask))
+  b1, b2, eps = float(_get(opt, 'b1', 0.9)), float(_get(opt, 'b2', 0.999)), float(_get(opt, 'eps', 1e-8))
+  if opt.name == 'sgd':
+    parts.append(optax.sgd(schedule))
+  elif opt.name == 'momentum':
+    parts.append(optax.sgd(schedule, momentum=float(opt.momentum), nesterov=bool(_get(opt, 'nesterov', False))))
+  elif opt.name == 'adam':
+    parts.append(optax.adam(schedule, b1=b1, b2=b2, eps=eps))
+  else:
+    parts.append(optax.adamw(schedule, b1=b1, b2=b2, eps=eps, weight_decay=wd, mask=mask))
+  return optax.chain(*parts), schedule
