@@ -49,19 +49,70 @@ def main(argv):
   from cnn_jax import tasks
   from cnn_jax.train.workdir import check_and_record_config
 
+  # Errors whose message says what to do: shown without a traceback.
+  USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError, KeyError)
+
   config = _CONFIG.value
   task = tasks.get(config.task)
   workdir = _WORKDIR.value
   if getattr(task, 'NEEDS_WORKDIR', True):
     if not workdir:
       raise app.UsageError(f'Task {config.task!r} needs --workdir (where its run is kept).')
-    check_and_record_config(workdir, config.to_dict(), _ALLOW_CONFIG_CHANGE.value,
-                            write=jax.process_index() == 0)
-  result = task.run(config, workdir or None)
+    try:
+      check_and_record_config(workdir, config.to_dict(), _ALLOW_CONFIG_CHANGE.value,
+                              write=jax.process_index() == 0)
+    except ValueError as e:
+      logging.error('%s', e)
+      sys.exit(1)
+  try:
+    result = task.run(config, workdir or None)
+  except USER_ERRORS as e:
+    if logging.get_verbosity() > logging.INFO:  # --verbosity=1 shows the traceback too
+      raise
+    logging.error('%s: %s', type(e).__name__, e)
+    sys.exit(1)
   if getattr(result, 'interrupted', False):
     logging.warning('Stopped by SIGTERM; checkpoint saved. Re-run the same command to resume.')
     sys.exit(143)
 
 
+def _bad_override(argv: list[str]) -> str | None:
+  """For a misspelt --config.a.b=... override, a message naming it and listing valid keys."""
+  import runpy
+  spec = next((a.split('=', 1)[1] for a in argv if a.startswith('--config=')), None)
+  if spec is None and '--config' in argv[:-1]:
+    spec = argv[argv.index('--config') + 1]
+  if spec is None:
+    return None
+  path, _, arg = spec.partition(':')
+  config = runpy.run_path(path)['get_config'](*([arg] if arg else []))
+  for a in argv:
+    if not a.startswith('--config.'):
+      continue
+    node, keys = config, a[len('--config.'):].split('=', 1)[0].split('.')
+    for i, key in enumerate(keys):
+      if not hasattr(node, 'keys') or key not in node:
+        where = 'config' + ''.join(f'.{k}' for k in keys[:i])
+        valid = sorted(node.keys()) if hasattr(node, 'keys') else []
+        return f'Unknown config key {".".join(keys)!r} in {a!r}: {where} has keys {valid}.'
+      node = node[key]
+  return None
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with a readable error for a misspelt config override."""
+  try:
+    return flags.FLAGS(argv)
+  except (flags.Error, KeyError, AttributeError) as e:
+    try:
+      message = _bad_override(argv)
+    except Exception:  # explaining must never hide the original error
+      message = None
+    if message is None:
+      raise
+    print(f'FATAL: {message}', file=sys.stderr)
+    sys.exit(2)
+
+
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)

@@ -17,3 +17,16 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 def repo() -> pathlib.Path:
   """The repository root (where launch.py and experiments/ live)."""
   return REPO
+
+
+def load_config(name: str, arg: str | None = 'smoke'):
+  """experiments/<name>.py's get_config(arg), unlocked for tests to adjust."""
+  import runpy
+  config = runpy.run_path(str(REPO / 'experiments' / f'{name}.py'))['get_config'](arg)
+  return config
+
+
+@pytest.fixture
+def smoke_config():
+  """The LeNet-5 MNIST smoke config (12 steps, batch 32), for in-process runs."""
+  return load_config('lenet5_mnist')

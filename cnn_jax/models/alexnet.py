@@ -49,18 +49,18 @@ class AlexNet(nn.Module):
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     w = functools.partial(scaled_width, multiplier=self.width_multiplier)
     conv = conv_factory(self.conv_impl, self.dtype, nn.initializers.lecun_normal(), use_bias=True)
+    conv3x3 = lambda features: functools.partial(conv, w(features), (3, 3), padding=1)
     pool = functools.partial(MaxPool, (3, 3), (2, 2))
-    stem = (conv(w(64), (3, 3), strides=1, padding=1) if self.small_input
-            else conv(w(64), (11, 11), strides=4, padding=2))
+    stem = (functools.partial(conv, w(64), (3, 3), strides=1, padding=1) if self.small_input
+            else functools.partial(conv, w(64), (11, 11), strides=4, padding=2))
     x = IndexedSequential((
         stem, nn.relu, pool,
-        conv(w(192), (5, 5), padding=2), nn.relu, pool,
-        conv(w(384), (3, 3), padding=1), nn.relu,
-        conv(w(256), (3, 3), padding=1), nn.relu,
-        conv(w(256), (3, 3), padding=1), nn.relu, pool), name='features')(x)
+        functools.partial(conv, w(192), (5, 5), padding=2), nn.relu, pool,
+        conv3x3(384), nn.relu, conv3x3(256), nn.relu, conv3x3(256), nn.relu, pool),
+        name='features')(x)
     x = AdaptiveAvgPool((1, 1) if self.small_input else (6, 6), name='avgpool')(x)
     x = flatten_channels_first(x)
-    dense = functools.partial(nn.Dense, dtype=self.dtype)
+    dense = lambda features: functools.partial(nn.Dense, features, dtype=self.dtype)
     dropout = functools.partial(nn.Dropout, self.dropout, deterministic=not train)
     x = IndexedSequential((
         dropout, dense(w(4096)), nn.relu,

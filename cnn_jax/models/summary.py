@@ -142,7 +142,8 @@ def features(model: nn.Module, variables, x: jax.Array, names: Sequence[str], tr
   capture = lambda module, method: method == '__call__' and tuple(module.path) in wanted
   _, state = model.apply(variables, x, train=train, capture_intermediates=capture,
                          mutable=['intermediates'], **kwargs)
-  found = {'/'.join(p[:-1]): v[0] for p, v in _flatten(flax.core.unfreeze(state['intermediates']))}
+  found = {'/'.join(p[:-1]): v[0]
+           for p, v in _flatten(flax.core.unfreeze(state.get('intermediates', {})))}
   missing = sorted(set(names) - set(found))
   if missing:
     raise KeyError(f'No layers named {missing}; layers are: {[r.layer for r in summarize(model, x.shape[1:], depth=9)[1:-1]]}')

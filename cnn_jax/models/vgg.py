@@ -71,7 +71,8 @@ class VGG(nn.Module):
       if entry == 'M':
         layers.append(functools.partial(MaxPool, (2, 2), (2, 2)))
         continue
-      layers.append(conv(scaled_width(entry, self.width_multiplier), (3, 3), padding=1))
+      width = scaled_width(entry, self.width_multiplier)
+      layers.append(functools.partial(conv, width, (3, 3), padding=1))
       layers += [norm, nn.relu] if self.batch_norm else [nn.relu]
     return tuple(layers)
 
@@ -81,8 +82,8 @@ class VGG(nn.Module):
     x = AdaptiveAvgPool((1, 1) if self.small_input else (7, 7), name='avgpool')(x)
     x = flatten_channels_first(x)
     hidden = scaled_width(self.hidden, self.width_multiplier)
-    dense = functools.partial(nn.Dense, dtype=self.dtype,
-                              kernel_init=nn.initializers.normal(0.01))
+    dense = lambda features: functools.partial(nn.Dense, features, dtype=self.dtype,
+                                               kernel_init=nn.initializers.normal(0.01))
     dropout = functools.partial(nn.Dropout, self.dropout, deterministic=not train)
     x = IndexedSequential((
         dense(hidden), nn.relu, dropout,

@@ -46,13 +46,13 @@ class MaxPool(nn.Module):
   """
   window: Sequence[int] = (2, 2)
   strides: Sequence[int] | None = None
-  padding: str | Sequence[tuple[int, int]] = 'VALID'
+  padding: str | int | Sequence[tuple[int, int]] = 'VALID'
   ceil_mode: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     window, strides = tuple(self.window), tuple(self.strides or self.window)
-    padding = self.padding
+    padding = _pairs(self.padding, len(window)) if isinstance(self.padding, int) else self.padding
     if self.ceil_mode:
       pads = _pairs(padding, len(window))
       padding = [ceil_mode_padding(n, f, s, p)

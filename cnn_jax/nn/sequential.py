@@ -34,5 +34,8 @@ class IndexedSequential(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     for i, layer in enumerate(self.layers):
+      if isinstance(layer, nn.Module):
+        raise TypeError(f'Entry {i} of {self.name!r} is a module instance ({type(layer).__name__}); '
+                        'pass its class or a functools.partial of it so it is named by index.')
       x = layer(name=str(i))(x) if is_module_factory(layer) else layer(x)
     return x

@@ -27,8 +27,8 @@ MetricFn = Callable[[Any, Any, Any], dict]
 
 def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation, mesh: jax.sharding.Mesh,
                     schedule: optax.Schedule | None = None) -> Callable:
-  """`step(state, batch) -> (state, metrics)`; metrics add 'loss', 'grad_norm' and
-  'learning_rate' (the rate used for this update) to those `loss_fn` returns."""
+  """`step(state, batch) -> (state, metrics)`; metrics add 'loss', 'grad_norm',
+  'update_norm' and 'learning_rate' (the rate used for this update) to `loss_fn`'s."""
 
   def step(state: TrainState, batch) -> tuple[TrainState, dict]:
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
@@ -36,7 +36,10 @@ def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation, mesh: jax
                                                     state.step_key())
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics = {**metrics, 'loss': loss, 'grad_norm': optax.global_norm(grads)}
+    # update_norm catches an update that breaks the parameters (an infinite learning rate)
+    # at the step it happens, before a checkpoint could save them.
+    metrics = {**metrics, 'loss': loss, 'grad_norm': optax.tree.norm(grads),
+               'update_norm': optax.tree.norm(updates)}
     if schedule is not None:
       metrics['learning_rate'] = schedule(state.step)
     new_state = state.replace(step=state.step + 1, params=params, model_state=model_state,

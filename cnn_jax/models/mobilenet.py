@@ -1,0 +1,131 @@
+"""MobileNet v1 (Howard et al. 2017, as Keras') and MobileNetV2 (Sandler et al. 2018, as
+torchvision's), with width multiplier alpha and a 32x32 variant.
+
+MobileNet v1 (`nn.separable.DepthwiseSeparable` blocks, Keras names):
+
+    INPUT 224x224x3 -> conv1 3x3/2 (32) conv1_bn ReLU6                       -> 112x112x32
+    block_1 (64) block_2 /2 (128) block_3 (128) block_4 /2 (256) block_5 (256)  -> 28x28x256
+    block_6 /2 (512) block_7..block_11 (512) block_12 /2 (1024) block_13 (1024) -> 7x7x1024
+    avgpool (global) -> dropout (1e-3) -> conv_preds 1x1 (num_classes, with bias)
+
+  Channels are int(c * alpha) as Keras. At alpha = 1 and 1000 classes: 4,231,976 trainable
+  parameters + 21,888 batch-norm statistics (Keras' figures). BN eps 1e-3 as Keras.
+
+MobileNetV2 (`nn.inverted_residual.InvertedResidual` blocks, torchvision names):
+
+    features.0: conv 3x3/2 (32) BN ReLU6                                     -> 112x112x32
+    features.1..17, rows (t expansion, c channels, n blocks, s first stride):
+      (1, 16, 1, 1) (6, 24, 2, 2) (6, 32, 3, 2) (6, 64, 4, 2) (6, 96, 3, 1) (6, 160, 3, 2)
+      (6, 320, 1, 1)                                                            -> 7x7x320
+    features.18: conv 1x1 (1280) BN ReLU6 -> avgpool (global)
+    classifier: 0 dropout (0.2), 1 fc num_classes
+
+  Channels are torchvision's `_make_divisible(c * alpha, 8)`; the last conv keeps
+  1280 * max(1, alpha). 3,504,872 parameters at alpha = 1 and 1000 classes. BN eps 1e-5,
+  PyTorch momentum 0.1 (Flax 0.9). 'features.3.conv.1.0.weight' (the depthwise conv of the
+  third block) is params['features']['3']['conv']['1']['0']['kernel'].
+
+`small_input=True` (32x32, CIFAR-style): v1's conv1 has stride 1 (32 -> 2x2 at the end); v2's
+features.0 and first 24-channel block have stride 1 (32 -> 4x4 at the end).
+"""
+import functools
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from cnn_jax.nn.blocks import ConvBNAct, conv_factory, norm_factory
+from cnn_jax.nn.inverted_residual import InvertedResidual
+from cnn_jax.nn.pooling import GlobalAvgPool
+from cnn_jax.nn.separable import DepthwiseSeparable, keras_padding
+from cnn_jax.nn.sequential import IndexedSequential
+
+# MobileNet v1: (pointwise channels, depthwise stride) of block_1 .. block_13.
+V1_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
+             (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
+# MobileNetV2: (expansion t, channels c, repeats n, first stride s).
+V2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+             (6, 160, 3, 2), (6, 320, 1, 1))
+
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+  """torchvision's `_make_divisible`: the nearest multiple of `divisor` >= divisor that is
+  at least 90% of `value`."""
+  new = max(divisor, int(value + divisor / 2) // divisor * divisor)
+  return new + divisor if new < 0.9 * value else new
+
+
+class MobileNetV1(nn.Module):
+  """MobileNet v1: `[N, H, W, C] -> [N, num_classes]` logits (H, W >= 32; >= 2 if small_input).
+
+  Attributes:
+    num_classes. alpha: width multiplier. dropout: before conv_preds (Keras' 1e-3).
+    small_input: the 32x32 variant. bn_epsilon: 1e-3 as Keras (momentum: Flax 0.9).
+    conv_impl: `nn.conv.Conv` formulation. dtype: compute dtype (logits are float32).
+  """
+  num_classes: int = 1000
+  alpha: float = 1.0
+  dropout: float = 1e-3
+  small_input: bool = False
+  bn_epsilon: float = 1e-3
+  conv_impl: str = 'xla'
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    conv = conv_factory(self.conv_impl, self.dtype)
+    norm = norm_factory(train, epsilon=self.bn_epsilon, dtype=self.dtype)
+    stride = 1 if self.small_input else 2
+    x = conv(int(32 * self.alpha), (3, 3), strides=stride, padding=keras_padding(stride),
+             name='conv1')(x)
+    x = nn.relu6(norm(name='conv1_bn')(x))
+    for i, (channels, strides) in enumerate(V1_BLOCKS, start=1):
+      x = DepthwiseSeparable(int(channels * self.alpha), strides, conv_layer=conv,
+                             norm_layer=norm, name=f'block_{i}')(x)
+    x = GlobalAvgPool(name='avgpool')(x)
+    x = nn.Dropout(self.dropout, deterministic=not train, name='dropout')(x)
+    classifier = conv_factory(self.conv_impl, self.dtype, nn.initializers.lecun_normal(),
+                              use_bias=True)
+    x = classifier(self.num_classes, (1, 1), padding=0, name='conv_preds')(x[:, None, None, :])
+    return x.reshape(x.shape[0], self.num_classes).astype(jnp.float32)
+
+
+class MobileNetV2(nn.Module):
+  """MobileNetV2: `[N, H, W, C] -> [N, num_classes]` logits (H, W >= 1; 224 or 32 typical).
+
+  Attributes:
+    num_classes. alpha: width multiplier (torchvision's width_mult). dropout: 0.2.
+    small_input: the 32x32 variant. bn_epsilon: 1e-5 (momentum: Flax 0.9).
+    conv_impl: `nn.conv.Conv` formulation. dtype: compute dtype (logits are float32).
+  """
+  num_classes: int = 1000
+  alpha: float = 1.0
+  dropout: float = 0.2
+  small_input: bool = False
+  bn_epsilon: float = 1e-5
+  conv_impl: str = 'xla'
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    conv = conv_factory(self.conv_impl, self.dtype)
+    norm = norm_factory(train, epsilon=self.bn_epsilon, dtype=self.dtype)
+    conv_bn_relu6 = functools.partial(ConvBNAct, conv_layer=conv, norm_layer=norm,
+                                      activation=nn.relu6)
+    layers = [functools.partial(conv_bn_relu6, make_divisible(32 * self.alpha), 3,
+                                1 if self.small_input else 2)]
+    for stage, (t, c, n, s) in enumerate(V2_STAGES):
+      if self.small_input and stage == 1:
+        s = 1
+      for j in range(n):
+        layers.append(functools.partial(InvertedResidual, make_divisible(c * self.alpha),
+                                        s if j == 0 else 1, t, conv_layer=conv, norm_layer=norm))
+    layers.append(functools.partial(conv_bn_relu6, make_divisible(1280 * max(1.0, self.alpha)), 1))
+    x = IndexedSequential(tuple(layers), name='features')(x)
+    x = GlobalAvgPool(name='avgpool')(x)
+    dense = functools.partial(nn.Dense, self.num_classes, kernel_init=nn.initializers.normal(0.01),
+                              dtype=self.dtype)
+    x = IndexedSequential((functools.partial(nn.Dropout, self.dropout, deterministic=not train),
+                           dense), name='classifier')(x)
+    return x.astype(jnp.float32)

@@ -1,0 +1,93 @@
+"""ResNet-18/34/50/101/152 (He et al. 2015), torchvision's v1.5, plus a CIFAR stem.
+
+    INPUT 224x224x3
+    conv1 7x7/2 p3 (64), bn1, ReLU, maxpool 3x3/2 p1        -> 112x112x64 -> 56x56x64
+    layer1: n1 blocks, 64 wide                                -> 56x56x(64 e)
+    layer2: n2 blocks, 128 wide, first block stride 2        -> 28x28x(128 e)
+    layer3: n3 blocks, 256 wide, first block stride 2        -> 14x14x(256 e)
+    layer4: n4 blocks, 512 wide, first block stride 2        -> 7x7x(512 e)
+    avgpool (global) -> fc num_classes
+
+    ResNet-18  BasicBlock  (2, 2, 2, 2)   e = 1   11,689,512 parameters at 1000 classes
+    ResNet-34  BasicBlock  (3, 4, 6, 3)   e = 1   21,797,672
+    ResNet-50  Bottleneck  (3, 4, 6, 3)   e = 4   25,557,032
+    ResNet-101 Bottleneck  (3, 4, 23, 3)  e = 4   44,549,160
+    ResNet-152 Bottleneck  (3, 8, 36, 3)  e = 4   60,192,808
+
+Blocks are `nn.residual.BasicBlock` / `Bottleneck` (projection shortcut 'downsample' when
+the shape changes, stride on the 3x3). Names are torchvision's: 'layer3.1.conv2.weight' is
+params['layer3']['1']['conv2']['kernel'], 'layer2.0.downsample.1.running_mean' is
+batch_stats['layer2']['0']['downsample']['1']['mean']. Batch norm: eps 1e-5, PyTorch
+momentum 0.1 (Flax 0.9). Convs init as torchvision (Kaiming normal, fan_out).
+
+`small_input=True` is the CIFAR stem (He et al. sec. 4.2 style, as used by most CIFAR
+ResNet-18s): conv1 3x3/1 p1 and no max pool, so 32x32 reaches layer4 at 4x4, not 1x1.
+"""
+import functools
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from cnn_jax.nn.blocks import conv_factory, norm_factory, scaled_width
+from cnn_jax.nn.pooling import GlobalAvgPool, MaxPool
+from cnn_jax.nn.residual import BasicBlock, Bottleneck
+from cnn_jax.nn.sequential import IndexedSequential
+
+BLOCKS = {'basic': BasicBlock, 'bottleneck': Bottleneck}
+
+
+class ResNet(nn.Module):
+  """ResNet: `[N, H, W, C] -> [N, num_classes]` logits (H, W >= 1; 224 or 32 typical).
+
+  Attributes:
+    stage_sizes: blocks per stage (torchvision's `layers`), e.g. (2, 2, 2, 2).
+    block: 'basic' or 'bottleneck'.
+    num_classes. width_multiplier: scales the stage widths 64/128/256/512 (1.0 = torchvision).
+    small_input: the CIFAR stem (module doc). zero_init_residual: last BN of each block
+      starts at scale 0 (Goyal et al.; torchvision's flag of the same name).
+    groups, width_per_group: ResNeXt / wide ResNet bottlenecks (1, 64 = plain ResNet).
+    conv_impl: `nn.conv.Conv` formulation. dtype: compute dtype (logits are float32).
+  """
+  stage_sizes: Sequence[int] = (2, 2, 2, 2)
+  block: str = 'basic'
+  num_classes: int = 1000
+  width_multiplier: float = 1.0
+  small_input: bool = False
+  zero_init_residual: bool = False
+  groups: int = 1
+  width_per_group: int = 64
+  conv_impl: str = 'xla'
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    if self.block not in BLOCKS:
+      raise ValueError(f'Unknown block {self.block!r}; choose one of {sorted(BLOCKS)}.')
+    conv = conv_factory(self.conv_impl, self.dtype)
+    norm = norm_factory(train, dtype=self.dtype)
+    width = scaled_width(64, self.width_multiplier)
+    if self.small_input:
+      x = conv(width, (3, 3), strides=1, padding=1, name='conv1')(x)
+    else:
+      x = conv(width, (7, 7), strides=2, padding=3, name='conv1')(x)
+    x = nn.relu(norm(name='bn1')(x))
+    if not self.small_input:
+      x = MaxPool((3, 3), (2, 2), padding=1, name='maxpool')(x)
+
+    block = functools.partial(BLOCKS[self.block], conv_layer=conv, norm_layer=norm,
+                              zero_init_residual=self.zero_init_residual)
+    if self.block == 'bottleneck':
+      block = functools.partial(block, groups=self.groups, base_width=self.width_per_group)
+    elif (self.groups, self.width_per_group) != (1, 64):
+      raise ValueError('BasicBlock supports only groups=1 and width_per_group=64 (as torchvision).')
+    for i, num_blocks in enumerate(self.stage_sizes):
+      features = scaled_width(64 * 2 ** i, self.width_multiplier)
+      blocks = [functools.partial(block, features, 2 if i > 0 and j == 0 else 1)
+                for j in range(num_blocks)]
+      x = IndexedSequential(tuple(blocks), name=f'layer{i + 1}')(x)
+
+    x = GlobalAvgPool(name='avgpool')(x)
+    x = nn.Dense(self.num_classes, dtype=self.dtype, name='fc')(x)
+    return x.astype(jnp.float32)

@@ -1,0 +1,74 @@
+"""LeNet-5 against the course's table, and the model registry's errors."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cnn_jax import models
+
+
+def _table(rows):
+  return [(r.layer, r.shape, r.params) for r in rows]
+
+
+def test_summary_reproduces_the_course_table():
+  rows = models.summarize(models.create('lenet5'), (32, 32, 3))
+  assert _table(rows)[:-1] == [
+      ('Input', (32, 32, 3), 0), ('CONV1', (28, 28, 6), 456), ('POOL1', (14, 14, 6), 0),
+      ('CONV2', (10, 10, 16), 2416), ('POOL2', (5, 5, 16), 0), ('FC3', (120,), 48120),
+      ('FC4', (84,), 10164), ('Softmax', (10,), 850)]
+  assert [r.size for r in rows[1:-1]] == [4704, 1176, 1600, 400, 120, 84, 10]
+  assert rows[-1].params == 456 + 2416 + 48120 + 10164 + 850
+
+
+def test_summary_with_8_filters():
+  rows = {r.layer: r.params for r in models.summarize(models.create('lenet5', filters=(8, 16)),
+                                                      (32, 32, 3))}
+  assert (rows['CONV1'], rows['CONV2']) == (608, 3216)  # (5*5*3+1)*8, (5*5*8+1)*16
+
+
+def test_format_summary_prints_every_layer():
+  text = models.format_summary(models.summarize(models.create('lenet5'), (32, 32, 3)))
+  for token in ('CONV1', 'POOL2', 'Softmax', '48,120', '(28, 28, 6)', 'Total'):
+    assert token in text
+
+
+@pytest.mark.parametrize('activation', ['relu', 'tanh', 'sigmoid'])
+@pytest.mark.parametrize('pooling', ['max', 'avg'])
+def test_variants_run_and_pool_as_asked(activation, pooling):
+  model = models.create('lenet5', activation=activation, pooling=pooling, num_classes=7)
+  x = jax.random.uniform(jax.random.key(0), (2, 32, 32, 1))
+  variables = model.init(jax.random.key(1), x)
+  feats = models.features(model, variables, x, ['CONV1', 'POOL1'])
+  act = {'relu': jax.nn.relu, 'tanh': jnp.tanh, 'sigmoid': jax.nn.sigmoid}[activation]
+  a = np.asarray(act(feats['CONV1'])).reshape(2, 14, 2, 14, 2, 6)
+  expected = a.max(axis=(2, 4)) if pooling == 'max' else a.mean(axis=(2, 4))
+  np.testing.assert_allclose(feats['POOL1'], expected, rtol=1e-5, atol=1e-6)
+  assert model.apply(variables, x).shape == (2, 7)
+
+
+def test_features_under_jit_and_grad():
+  model = models.create('lenet5')
+  x = jnp.ones((1, 32, 32, 1))
+  variables = model.init(jax.random.key(0), x)
+  f = jax.jit(lambda v, x: models.features(model, v, x, ['FC4'])['FC4'].sum())
+  g = jax.grad(f, argnums=1)(variables, x)
+  assert g.shape == x.shape and np.isfinite(np.asarray(g)).all()
+  with pytest.raises(KeyError, match='CONV9'):
+    models.features(model, variables, x, ['CONV9'])
+
+
+def test_input_too_small_names_the_layer():
+  with pytest.raises(models.summary.InputShapeError, match="'CONV2'.*window is larger"):
+    models.check_input_shape(models.create('lenet5'), (8, 8, 1))
+  models.check_input_shape(models.create('lenet5'), (32, 32, 1))  # fits
+
+
+def test_registry_errors_list_the_choices():
+  assert 'lenet5' in models.names()
+  with pytest.raises(ValueError, match=r"Unknown model 'lenet6'.*lenet5"):
+    models.create('lenet6')
+  with pytest.raises(ValueError, match=r"bad arguments \['filter'\].*filters"):
+    models.create('lenet5', filter=3)
+  with pytest.raises(ValueError, match='Unknown activation'):
+    models.create('lenet5', activation='gelu').init(jax.random.key(0), jnp.ones((1, 32, 32, 1)))
