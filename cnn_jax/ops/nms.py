@@ -93,6 +93,8 @@ def nms(boxes: jax.Array, scores: jax.Array, iou_threshold: float,
   Returns:
     NMSResult(indices `[K]` int32 padded with -1, count `[]` int32).
   """
+  boxes, scores = jnp.asarray(boxes), jnp.asarray(scores)
+  labels = None if labels is None else jnp.asarray(labels)
   n = boxes.shape[0]
   k = n if max_output_size is None else max_output_size
   order, sboxes, alive = _candidates(boxes, scores, valid, score_threshold, pre_nms_top_k)
@@ -165,6 +167,8 @@ def soft_nms(boxes: jax.Array, scores: jax.Array, max_output_size: int | None = 
   """
   if method not in ('linear', 'gaussian', 'hard'):
     raise ValueError(f"method must be 'linear', 'gaussian' or 'hard', got {method!r}")
+  boxes, scores = jnp.asarray(boxes), jnp.asarray(scores)
+  labels = None if labels is None else jnp.asarray(labels)
   n = boxes.shape[0]
   k = n if max_output_size is None else max_output_size
   sboxes = box_ops.sanitize(boxes)
