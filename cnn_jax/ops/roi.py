@@ -148,7 +148,7 @@ def roi_align(features: jax.Array, boxes: jax.Array, batch_index: jax.Array,
   """
   if isinstance(output_size, int):
     output_size = (output_size, output_size)
-  return _roi_align(features, boxes, batch_index.astype(jnp.int32), tuple(output_size),
+  return _roi_align(jnp.asarray(features), jnp.asarray(boxes), jnp.asarray(batch_index, jnp.int32), tuple(output_size),
                     float(spatial_scale), int(sampling_ratio), bool(aligned))
 
 
@@ -239,5 +239,5 @@ def roi_pool(features: jax.Array, boxes: jax.Array, batch_index: jax.Array,
   """
   if isinstance(output_size, int):
     output_size = (output_size, output_size)
-  return _roi_pool(features, boxes, batch_index.astype(jnp.int32), tuple(output_size),
+  return _roi_pool(jnp.asarray(features), jnp.asarray(boxes), jnp.asarray(batch_index, jnp.int32), tuple(output_size),
                    float(spatial_scale))
