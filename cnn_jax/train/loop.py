@@ -23,7 +23,7 @@ import numpy as np
 
 from cnn_jax.train.checkpoint import Checkpointer
 from cnn_jax.train.state import TrainState
-from cnn_jax.train.writers import NullWriter, Progress, truncate_jsonl
+from cnn_jax.train.writers import NullWriter, Progress
 
 
 @dataclasses.dataclass
@@ -74,10 +74,11 @@ def _check_finite(step: int, metrics: dict, checkpointer: Checkpointer) -> None:
   for name, value in metrics.items():
     if not np.all(np.isfinite(value)):
       last = checkpointer.latest_step()
+      kept = ('no checkpoint had been written yet' if last is None else
+              f'the checkpoint of step {last} in {checkpointer.directory} is intact')
       raise FloatingPointError(
-          f'Training diverged: {name} = {value} at step {step}. Nothing after step '
-          f'{last} was saved; the checkpoint of step {last} in {checkpointer.directory} is intact. '
-          'Lower config.optimizer.learning_rate, set config.optimizer.grad_clip_norm, or add '
+          f'Training diverged: {name} = {value} at step {step}. Nothing from it was saved; '
+          f'{kept}. Lower config.optimizer.learning_rate, set config.optimizer.grad_clip_norm, or add '
           'warmup (config.schedule.warmup_steps), then re-run in a new workdir or the same one.')
 
 
@@ -93,8 +94,7 @@ def fit(state: TrainState, train_step: Callable, train_batches: Callable[[int], 
   resumed_from = checkpointer.latest_step()
   if resumed_from is not None:
     state = checkpointer.restore(state)
-    if hasattr(writer, 'jsonl_path'):
-      truncate_jsonl(writer.jsonl_path, resumed_from)
+    writer.truncate_after(resumed_from)
   start = int(jax.device_get(state.step))
   do_eval = lambda: evaluate(state, eval_step, eval_batches()) if eval_step else None
   if start >= steps:

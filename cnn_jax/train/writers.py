@@ -40,6 +40,12 @@ class MetricWriter:
     self._jsonl = open(self.jsonl_path, 'a')
     self._events = EventFileWriter(os.path.join(workdir, 'tensorboard'), flush_secs=10)
 
+  def truncate_after(self, step: int) -> None:
+    """Forgets records after `step` (see `truncate_jsonl`), for a run resumed from `step`."""
+    self._jsonl.close()
+    truncate_jsonl(self.jsonl_path, step)
+    self._jsonl = open(self.jsonl_path, 'a')
+
   def write_scalars(self, step: int, scalars: dict) -> None:
     """One JSON object per call: {"step": step, name: value, ...}; non-scalars are skipped."""
     record = {'step': int(step)}
@@ -69,6 +75,9 @@ class MetricWriter:
 
 class NullWriter:
   """The writer of processes other than 0: accepts everything, writes nothing."""
+
+  def truncate_after(self, step):
+    pass
 
   def write_scalars(self, step, scalars):
     pass

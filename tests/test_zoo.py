@@ -1,0 +1,237 @@
+"""The architecture zoo against torchvision / Keras: counts, names, numbers, variants, summary.
+
+Parameter counts and name mapping use `jax.eval_shape` (nothing compiled); numerical checks
+run small torchvision blocks stored in tests/fixtures/torchvision_blocks.npz.
+"""
+import functools
+import json
+import pathlib
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cnn_jax import models
+from cnn_jax.models.summary import InputShapeError
+from cnn_jax.nn.blocks import conv_factory, norm_factory
+from cnn_jax.nn.inception import Inception
+from cnn_jax.nn.pooling import AdaptiveAvgPool, MaxPool
+from cnn_jax.nn.residual import BasicBlock, Bottleneck
+from cnn_jax.nn.sequential import IndexedSequential
+from torchvision_names import flatten, flax_path, flax_shape, to_flax_variables
+
+FIXTURES = pathlib.Path(__file__).parent / 'fixtures'
+TORCHVISION = json.loads((FIXTURES / 'torchvision_zoo.json').read_text())['models']
+# fixture name -> (registry name, kwargs) where they differ.
+FIXTURE_MODELS = {'googlenet_aux': ('googlenet', dict(aux_logits=True)),
+                  'mobilenet_v2_w0.35': ('mobilenet_v2', dict(alpha=0.35)),
+                  'mobilenet_v2_w1.4': ('mobilenet_v2', dict(alpha=1.4))}
+# The issue's figures (torchvision's documentation; Keras' for MobileNet v1).
+REFERENCE_PARAMS = {
+    'alexnet': 61_100_840, 'vgg16': 138_357_544, 'vgg19': 143_667_240, 'resnet18': 11_689_512,
+    'resnet34': 21_797_672, 'resnet50': 25_557_032, 'resnet101': 44_549_160,
+    'resnet152': 60_192_808, 'googlenet': 6_624_904, 'mobilenet_v2': 3_504_872,
+    'mobilenet_v1': 4_231_976}
+SMALL = dict(small_input=True)
+
+
+def abstract_variables(model, shape=(224, 224, 3)):
+  x = jax.ShapeDtypeStruct((1, *shape), jnp.float32)
+  return jax.eval_shape(lambda x: model.init({'params': jax.random.key(0)}, x), x)
+
+
+def count(tree) -> int:
+  return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(tree))
+
+
+@pytest.mark.parametrize('name', sorted(REFERENCE_PARAMS))
+def test_parameter_counts_equal_the_references(name):
+  rows = models.summarize(models.create(name), (224, 224, 3))
+  assert rows[-1].params == REFERENCE_PARAMS[name]
+
+
+def test_mobilenet_v1_batch_norm_statistics_equal_keras():
+  variables = abstract_variables(models.create('mobilenet_v1'))
+  assert count(variables['params']) == 4_231_976
+  assert count(variables['batch_stats']) == 21_888  # Keras' non-trainable parameters
+
+
+@pytest.mark.parametrize('fixture_name', sorted(TORCHVISION))
+def test_torchvision_state_dict_maps_one_to_one(fixture_name):
+  """Every torchvision entry has exactly one variable of its shape; none is left over."""
+  reference = TORCHVISION[fixture_name]
+  name, kwargs = FIXTURE_MODELS.get(fixture_name, (fixture_name, {}))
+  variables = abstract_variables(models.create(name, **kwargs))
+  ours = flatten(dict(variables))
+  mapped = {}
+  for key, shape in reference['state']:
+    path = flax_path(key, len(shape))
+    if path is not None:
+      assert path not in mapped, f'{key} collides with another entry on {path}'
+      mapped[path] = flax_shape(shape)
+  assert sorted(set(mapped) - set(ours)) == []  # torchvision entries without a variable
+  assert sorted(set(ours) - set(mapped)) == []  # variables torchvision does not have
+  assert {p: ours[p] for p in mapped} == mapped
+  assert count(variables['params']) == reference['trainable']
+
+
+def _tv_case(arrays, name):
+  prefix = f'{name}/'
+  case = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+  return case.pop('__input__'), case.pop('__output__'), to_flax_variables(case)
+
+
+def _blocks():
+  conv, norm = conv_factory(), norm_factory(train=False)
+  return {
+      'basic_block': BasicBlock(16, 2, conv_layer=conv, norm_layer=norm),
+      'bottleneck': Bottleneck(4, 2, conv_layer=conv, norm_layer=norm),
+      'inception': Inception(4, 4, 6, 2, 4, 3, conv_layer=conv,
+                             norm_layer=norm_factory(train=False, epsilon=1e-3)),
+      'mobilenet_v2': models.create('mobilenet_v2', alpha=0.1, num_classes=10),
+      'maxpool_ceil': MaxPool((3, 3), (2, 2), padding=1, ceil_mode=True),
+      'maxpool_ceil_nopad': MaxPool((3, 3), (2, 2), ceil_mode=True),
+      'adaptive_7': AdaptiveAvgPool((7, 7)),
+      'adaptive_4': AdaptiveAvgPool((4, 4)),
+  }
+
+
+@pytest.mark.parametrize('name', sorted(_blocks()))
+def test_blocks_reproduce_torchvision_outputs(name):
+  x, expected, variables = _tv_case(np.load(FIXTURES / 'torchvision_blocks.npz'), name)
+  block = _blocks()[name]
+  kwargs = dict(train=False) if name == 'mobilenet_v2' else {}
+  out = jax.jit(lambda v, x: block.apply(v, x, **kwargs))(variables, x)
+  np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_conv_impl_reaches_every_conv():
+  """The model's conv_impl selects the formulation; results agree with 'xla'."""
+  x, expected, variables = _tv_case(np.load(FIXTURES / 'torchvision_blocks.npz'), 'mobilenet_v2')
+  model = models.create('mobilenet_v2', alpha=0.1, num_classes=10, conv_impl='im2col')
+  out = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, x)
+  np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-4, atol=1e-5)
+  with pytest.raises(ValueError, match='conv impl'):
+    models.create('resnet18', conv_impl='nonsense').init(jax.random.key(0), x[:1])
+
+
+# name -> (kwargs, layer whose output shows the small-image geometry, its shape at 32x32x1)
+SMALL_VARIANTS = {
+    'alexnet': (SMALL, 'features/12', (3, 3, 256)),
+    'vgg11_bn': (SMALL, 'features/28', (1, 1, 512)),
+    'resnet18': (SMALL, 'layer4', (4, 4, 512)),
+    'resnet50': (SMALL, 'layer4', (4, 4, 2048)),
+    'googlenet': (dict(SMALL, aux_logits=True), 'inception5b', (4, 4, 1024)),
+    'mobilenet_v1': (SMALL, 'block_13', (2, 2, 1024)),
+    'mobilenet_v2': (SMALL, 'features/18', (4, 4, 1280)),
+}
+
+
+@pytest.mark.parametrize('name', sorted(SMALL_VARIANTS))
+def test_small_image_variants_any_classes_and_channels(name):
+  kwargs, layer, shape = SMALL_VARIANTS[name]
+  model = models.create(name, num_classes=7, **kwargs)
+  rows = {r.layer: r for r in models.summarize(model, (32, 32, 1), depth=2)}
+  assert rows[layer].shape == shape
+  out = jax.eval_shape(lambda x: model.init_with_output(jax.random.key(0), x)[0],
+                       jax.ShapeDtypeStruct((2, 32, 32, 5), jnp.float32))
+  assert (out.shape, out.dtype) == ((2, 7), jnp.float32)
+
+
+def test_reference_stem_on_tiny_images_names_the_failing_layer():
+  with pytest.raises(InputShapeError, match="features/"):
+    models.check_input_shape(models.create('alexnet'), (32, 32, 3))
+  models.check_input_shape(models.create('alexnet', small_input=True), (32, 32, 3))
+
+
+def _tiny(name, **kwargs):
+  widths = {'alexnet': dict(width_multiplier=1 / 16), 'resnet18': dict(width_multiplier=0.125),
+            'googlenet': dict(width_multiplier=0.125), 'mobilenet_v2': dict(alpha=0.25)}
+  return models.create(name, num_classes=5, small_input=True, **widths.get(name, {}), **kwargs)
+
+
+def test_train_flag_drives_batch_norm():
+  model = _tiny('resnet18')
+  x = jax.random.uniform(jax.random.key(0), (4, 32, 32, 3))
+  variables = model.init(jax.random.key(1), x)
+  _, state = model.apply(variables, x, train=True, mutable=['batch_stats'])
+  moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), state['batch_stats'], variables['batch_stats'])
+  assert all(jax.tree.leaves(moved))  # every running statistic moved
+  # Flax momentum 0.9 == PyTorch momentum 0.1: running = 0.9 running + 0.1 batch.
+  eval_a = model.apply(variables, x, train=False)
+  eval_b = model.apply(variables, x[:1], train=False)
+  np.testing.assert_allclose(eval_a[:1], eval_b, rtol=1e-5, atol=1e-6)  # per-example in eval
+  train_a = model.apply(variables, x, train=True, mutable=['batch_stats'])[0]
+  assert not np.allclose(train_a[:1], model.apply(variables, x[:1], train=True,
+                                                  mutable=['batch_stats'])[0])
+
+
+def test_batch_norm_momentum_is_pytorch_0_1():
+  model = _tiny('resnet18')
+  x = jax.random.uniform(jax.random.key(0), (4, 32, 32, 3))
+  variables = model.init(jax.random.key(1), x)
+  stem = lambda v: jax.lax.conv_general_dilated(
+      x, v['params']['conv1']['kernel'], (1, 1), ((1, 1), (1, 1)),
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  _, state = model.apply(variables, x, train=True, mutable=['batch_stats'])
+  batch_mean = stem(variables).mean(axis=(0, 1, 2))
+  np.testing.assert_allclose(state['batch_stats']['bn1']['mean'], 0.1 * batch_mean, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize('name', ['alexnet', 'vgg11', 'googlenet', 'mobilenet_v2'])
+def test_train_flag_drives_dropout(name):
+  model = _tiny(name) if name != 'vgg11' else models.create(
+      'vgg11', num_classes=5, small_input=True, width_multiplier=1 / 16)
+  x = jax.random.uniform(jax.random.key(0), (2, 32, 32, 3))
+  variables = model.init(jax.random.key(1), x)
+  mutable = ['batch_stats'] if 'batch_stats' in variables else False
+  run = lambda key: model.apply(variables, x, train=True, rngs={'dropout': jax.random.key(key)},
+                                mutable=mutable)
+  first, second = (run(k)[0] if mutable else run(k) for k in (2, 3))
+  assert not np.allclose(first, second)
+  np.testing.assert_array_equal(model.apply(variables, x, train=False),
+                                model.apply(variables, x, train=False))
+
+
+def test_googlenet_auxiliary_heads_run_in_training_only():
+  model = _tiny('googlenet', aux_logits=True)
+  x = jax.random.uniform(jax.random.key(0), (2, 32, 32, 3))
+  variables = model.init(jax.random.key(1), x)
+  assert {'aux1', 'aux2'} <= set(variables['params'])
+  (logits, aux2, aux1), _ = model.apply(variables, x, train=True, return_aux=True,
+                                        rngs={'dropout': jax.random.key(2)}, mutable=['batch_stats'])
+  assert logits.shape == aux1.shape == aux2.shape == (2, 5)
+  logits, aux2, aux1 = model.apply(variables, x, train=False, return_aux=True)
+  assert aux1 is None and aux2 is None and logits.shape == (2, 5)
+
+
+def test_features_by_torchvision_layer_name():
+  model = _tiny('resnet18')
+  x = jax.random.uniform(jax.random.key(0), (2, 32, 32, 3))
+  variables = model.init(jax.random.key(1), x)
+  acts = models.features(model, variables, x, ['layer1', 'layer2/0', 'layer2/0/downsample', 'fc'])
+  assert {k: v.shape for k, v in acts.items()} == {
+      'layer1': (2, 32, 32, 8), 'layer2/0': (2, 16, 16, 16), 'layer2/0/downsample': (2, 16, 16, 16),
+      'fc': (2, 5)}
+  np.testing.assert_allclose(acts['fc'], model.apply(variables, x), rtol=1e-5, atol=1e-6)
+
+
+def test_indexed_sequential_names_by_position_and_rejects_instances():
+  layers = (functools.partial(nn.Dense, 3), nn.relu, functools.partial(nn.Dense, 2))
+  params = IndexedSequential(layers).init(jax.random.key(0), jnp.ones((1, 4)))['params']
+  assert sorted(params) == ['0', '2']
+  with pytest.raises(TypeError, match='functools.partial'):
+    IndexedSequential((nn.Dense(3),)).init(jax.random.key(0), jnp.ones((1, 4)))
+
+
+@pytest.mark.parametrize('name', [n for n in models.names() if n != 'lenet5'])
+def test_summary_table_for_every_registered_model(name):
+  model = models.create(name)
+  rows = models.summarize(model, (224, 224, 3), depth=2)
+  assert rows[0].layer == 'Input' and rows[-1].layer == 'Total'
+  assert rows[-2].size == 1000  # the last layer's logits
+  assert rows[-1].params == count(abstract_variables(model)['params'])
+  text = models.format_summary(rows)
+  assert 'Total' in text and f'{rows[-1].params:,}' in text
