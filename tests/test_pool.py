@@ -26,18 +26,20 @@ def test_matches_pytorch(case, impl):
   padding = kw.pop('padding', 0)
   kind = case['op'].split('_')[0]
   f = lambda x: pool.pool(x, kind, window, strides, padding, impl=impl, **kw)
-  y, vjp = jax.vjp(f, a['x'])
+  y, dx = jax.jit(lambda x, g: (f(x), jax.vjp(f, x)[1](g)[0]))(a['x'], a['g'])
   np.testing.assert_allclose(y, a['y'], rtol=1e-5, atol=1e-6)
-  np.testing.assert_allclose(vjp(a['g'])[0], a['dx'], rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(dx, a['dx'], rtol=1e-5, atol=1e-5)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(rank=st.integers(1, 3), n=st.integers(3, 8), f=st.integers(1, 3), s=st.integers(1, 3),
        p=st.integers(0, 1), kind=st.sampled_from(['max', 'avg']), incl=st.booleans())
 def test_formulations_agree_and_size_formula(rank, n, f, s, p, kind, incl):
   p = min(p, f // 2)  # PyTorch's rule: padding at most half the window
   x = jax.random.normal(jax.random.key(n), (2, *([n] * rank), 3))
-  ys = [pool.pool(x, kind, f, s, p, count_include_pad=incl, impl=i) for i in pool.IMPLS]
+  both = jax.jit(lambda x: [pool.pool(x, kind, f, s, p, count_include_pad=incl, impl=i)
+                            for i in pool.IMPLS])
+  ys = both(x)
   np.testing.assert_allclose(ys[0], ys[1], rtol=1e-6, atol=1e-6)
   assert ys[0].shape == (2, *([P.output_size(n, f, p, s)] * rank), 3)
 

@@ -21,7 +21,7 @@ class TfdsSplit:
     return len(self.source)
 
   def get(self, indices: np.ndarray) -> dict[str, np.ndarray]:
-    examples = self.source.__getitems__([int(i) for i in indices])
+    examples = [self.source[int(i)] for i in indices]
     images = [np.asarray(e[self.image_key]) for e in examples]
     if len({im.shape for im in images}) > 1:
       raise ValueError('Examples have different image sizes; variable-size TFDS datasets need '

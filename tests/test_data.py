@@ -1,0 +1,122 @@
+"""Data sources, splits and pipelines: deterministic, sharded, every test example once."""
+import gzip
+
+import numpy as np
+import pytest
+
+from cnn_jax.data import pipeline, sources
+from cnn_jax.data.transforms import prepare_images
+
+
+def write_idx(path, array):
+  """A gzipped IDX file of uint8 `array` (the format MNIST and Fashion-MNIST ship in)."""
+  header = bytes([0, 0, 8, array.ndim]) + b''.join(d.to_bytes(4, 'big') for d in array.shape)
+  with gzip.open(path, 'wb') as f:
+    f.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def fashion_dir(tmp_path):
+  """A tiny Fashion-MNIST folder in the Debian package's layout (40 train, 20 test)."""
+  rng = np.random.default_rng(0)
+  for prefix, n in (('train', 40), ('t10k', 20)):
+    write_idx(tmp_path / f'{prefix}-images-idx3-ubyte.gz', rng.integers(0, 256, (n, 28, 28)))
+    write_idx(tmp_path / f'{prefix}-labels-idx1-ubyte.gz', np.arange(n) % 10)
+  return tmp_path
+
+
+def test_mnist_split_is_the_documented_one():
+  ds = sources.load('mnist')
+  assert (len(ds.train), len(ds.test)) == (4000, 1000)
+  assert np.bincount(ds.test.labels).tolist() == [100] * 10
+  again = sources.load('mnist')
+  np.testing.assert_array_equal(ds.test.images, again.test.images)
+  assert ds.train.images.dtype == np.uint8 and ds.train.images.shape[1:] == (28, 28, 1)
+
+
+def test_digits_split():
+  ds = sources.load('digits')
+  assert (len(ds.train), len(ds.test)) == (1433, 364)
+  assert ds.train.images.max() == 255
+
+
+def test_fashion_mnist_reads_idx_files(fashion_dir):
+  ds = sources.load('fashion_mnist', str(fashion_dir))
+  assert (len(ds.train), len(ds.test), ds.num_classes) == (40, 20, 10)
+  assert ds.class_names[9] == 'Ankle boot'
+  assert ds.test.labels.tolist() == [i % 10 for i in range(20)]
+
+
+def test_missing_fashion_mnist_says_how_to_install(tmp_path):
+  with pytest.raises(sources.DatasetNotFoundError, match='apt-get install dataset-fashion-mnist'):
+    sources.load('fashion_mnist', str(tmp_path))
+
+
+def test_corrupt_idx_file_is_refused(tmp_path):
+  (tmp_path / 'bad.gz').write_bytes(gzip.compress(b'\x08\x03garbage'))
+  with pytest.raises(ValueError, match='not an IDX file'):
+    sources.read_idx(str(tmp_path / 'bad.gz'))
+  write_idx(tmp_path / 'short.gz', np.zeros((3, 2)))
+  data = gzip.decompress((tmp_path / 'short.gz').read_bytes())
+  (tmp_path / 'short.gz').write_bytes(gzip.compress(data[:-2]))
+  with pytest.raises(ValueError, match='truncated'):
+    sources.read_idx(str(tmp_path / 'short.gz'))
+
+
+def test_tfds_source_reads_mock_data():
+  import tensorflow_datasets as tfds
+  with tfds.testing.mock_data(num_examples=12):
+    ds = sources.load('tfds:mnist')
+    batch = ds.train.get(np.array([0, 3, 5]))
+  assert batch['image'].shape == (3, 28, 28, 1) and batch['label'].dtype == np.int32
+  assert ds.num_classes == 10 and len(ds.test) == 12
+
+
+def test_missing_tfds_dataset_says_what_to_do(tmp_path):
+  with pytest.raises(sources.DatasetNotFoundError, match='tfds build mnist'):
+    sources.load('tfds:mnist', str(tmp_path))
+
+
+def _global_batches(split, batch, procs, start, n):
+  per_proc = [pipeline.train_batches(split, batch, seed=3, start_step=start, image_size=28,
+                                     resize='pad', channels=1, process_index=p, num_processes=procs)
+              for p in range(procs)]
+  return [np.concatenate([next(it)['label'] for it in per_proc]) for _ in range(n)]
+
+
+def test_train_batches_are_deterministic_resumable_and_sharded():
+  split = sources.ArraySplit(np.zeros((50, 28, 28, 1), np.uint8), np.arange(50, dtype=np.int32))
+  one = _global_batches(split, 10, 1, 0, 8)
+  # each epoch (5 batches) is a permutation; the next epoch another one
+  assert sorted(np.concatenate(one[:5]).tolist()) == list(range(50))
+  assert not np.array_equal(np.concatenate(one[:5]), np.concatenate(one[5:8] + one[:2]))
+  assert all(np.array_equal(a, b) for a, b in zip(one[3:], _global_batches(split, 10, 1, 3, 5)))
+  # two processes together see the same examples in each global batch
+  two = _global_batches(split, 10, 2, 0, 8)
+  assert all(sorted(a.tolist()) == sorted(b.tolist()) for a, b in zip(one, two))
+
+
+@pytest.mark.parametrize('procs', [1, 2, 4])
+def test_eval_batches_count_every_example_once(procs):
+  split = sources.ArraySplit(np.zeros((23, 28, 28, 1), np.uint8), np.arange(23, dtype=np.int32))
+  seen = []
+  for p in range(procs):
+    for b in pipeline.eval_batches(split, 8, image_size=28, resize='pad', channels=1,
+                                   process_index=p, num_processes=procs):
+      assert len(b['label']) == 8 // procs
+      seen += b['label'][b['mask'] > 0].tolist()
+  assert sorted(seen) == list(range(23))
+
+
+def test_prepare_images_pads_resizes_and_converts_channels():
+  img = np.full((2, 28, 28, 1), 255, np.uint8)
+  padded = prepare_images(img, 32, 'pad', 1)
+  assert padded.shape == (2, 32, 32, 1) and padded.dtype == np.float32
+  assert padded[0, 2:30, 2:30].min() == 1.0 and padded[0, :2].max() == 0.0
+  resized = prepare_images(img, 16, 'resize', 3)
+  assert resized.shape == (2, 16, 16, 3)
+  np.testing.assert_allclose(resized, 1.0, atol=1e-5)
+  with pytest.raises(ValueError, match='resize="resize"'):
+    prepare_images(img, 20, 'pad', 1)
+  with pytest.raises(ValueError, match='Unknown resize'):
+    prepare_images(img, 32, 'crop', 1)
