@@ -18,6 +18,7 @@ from typing import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from cnn_jax.ops.padding import Padding, as_tuple, explicit_padding
@@ -37,7 +38,8 @@ def _geometry(x, window, strides, padding):
 
 def _reduce(x, init, op, window, strides, pads, impl):
   if impl == 'xla':
-    return lax.reduce_window(x, jnp.array(init, x.dtype), op, (1, *window, 1), (1, *strides, 1),
+    # A concrete numpy init lets JAX pick its differentiable max/add window reducers.
+    return lax.reduce_window(x, np.array(init, x.dtype), op, (1, *window, 1), (1, *strides, 1),
                              ((0, 0), *pads, (0, 0)))
   if impl != 'slices':
     raise ValueError(f'Unknown pool impl {impl!r}; choose one of {list(IMPLS)}.')
