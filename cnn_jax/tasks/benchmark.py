@@ -31,6 +31,8 @@ import pkgutil
 
 from cnn_jax import bench
 
+NEEDS_WORKDIR = False  # launch.py: --workdir is optional (only where benchmark.json goes)
+
 
 def suites() -> list[str]:
   """Names accepted by `config.suite`."""
