@@ -22,6 +22,7 @@ steps of a `lax.while_loop` (stopping early when no candidate is left or max_out
 reached). `pre_nms_top_k` bounds N first. Everything works under `jit` and `vmap` (a batch
 of images: the loop runs until the longest one is done).
 """
+import functools
 from typing import NamedTuple
 
 import jax
@@ -94,13 +95,20 @@ def nms(boxes: jax.Array, scores: jax.Array, iou_threshold: float,
     NMSResult(indices `[K]` int32 padded with -1, count `[]` int32).
   """
   boxes, scores = jnp.asarray(boxes), jnp.asarray(scores)
-  labels = None if labels is None else jnp.asarray(labels)
   n = boxes.shape[0]
   k = n if max_output_size is None else max_output_size
   order, sboxes, alive = _candidates(boxes, scores, valid, score_threshold, pre_nms_top_k)
+  suppresses = ((lambda iou: iou >= iou_threshold) if suppress_equal
+                else (lambda iou: iou > iou_threshold))
+  if labels is None:
+    return _global_greedy(order, sboxes, alive, suppresses, k)
+  return _per_class_greedy(order, sboxes, alive, jnp.asarray(labels)[order], scores, suppresses, k)
+
+
+def _global_greedy(order, sboxes, alive, suppresses, k):
+  """Greedy NMS over boxes sorted by score: each kept box sweeps all the others."""
   m = order.shape[0]
   areas = box_ops.box_area(sboxes)
-  slabels = None if labels is None else labels[order]
   positions = jnp.arange(m)
 
   def cond(state):
@@ -110,15 +118,69 @@ def nms(boxes: jax.Array, scores: jax.Array, iou_threshold: float,
   def body(state):
     count, alive, out = state
     j = jnp.argmax(alive)  # first alive box in sorted order = highest remaining score
-    iou = _row_iou(sboxes, areas, j)
-    sup = (iou >= iou_threshold) if suppress_equal else (iou > iou_threshold)
-    if slabels is not None:
-      sup &= slabels == slabels[j]
-    alive = alive & ~sup & (positions != j)
+    alive = alive & ~suppresses(_row_iou(sboxes, areas, j)) & (positions != j)
     return count + 1, alive, out.at[count].set(order[j])
 
   out = jnp.full((k,), -1, jnp.int32)
   count, _, out = jax.lax.while_loop(cond, body, (jnp.int32(0), alive, out))
+  return NMSResult(out, count)
+
+
+def _windows(m: int) -> list[int]:
+  """Static window lengths tried for the per-class sweep: m, m/4, m/16, ... (>= 64)."""
+  sizes = [m]
+  while sizes[-1] // 4 >= 64:
+    sizes.append(sizes[-1] // 4)
+  return sizes
+
+
+def _per_class_greedy(order, sboxes, alive, slabels, scores, suppresses, k):
+  """Per-class greedy NMS: classes are laid out contiguously, a box only sweeps its own class.
+
+  Boxes are re-sorted by (label, score), so a kept box only needs the next L boxes, L the
+  largest class: the sweep uses the smallest static window >= L (`lax.switch` over
+  `_windows`), so the work is O(kept * L) instead of O(kept * N). All classes are processed,
+  then the kept boxes are ordered by score and the first k returned.
+  """
+  m = order.shape[0]
+  by_class = jnp.argsort(slabels, stable=True)  # stable: scores stay sorted within a class
+  order, sboxes, alive, slabels = order[by_class], sboxes[by_class], alive[by_class], slabels[by_class]
+  areas = box_ops.box_area(sboxes)
+  largest = jnp.max(jnp.searchsorted(slabels, slabels, side='right') - jnp.arange(m), initial=0)
+  sizes = _windows(m)
+
+  def sweep(window):
+    def body(p, state):
+      alive, kept = state
+
+      def keep(state):
+        alive, kept = state
+        start = jnp.minimum(p, m - window)  # the window [start, start + window) holds p's class
+        boxes_w = jax.lax.dynamic_slice_in_dim(sboxes, start, window)
+        areas_w = jax.lax.dynamic_slice_in_dim(areas, start, window)
+        b = sboxes[p]
+        w = jnp.maximum(jnp.minimum(b[2], boxes_w[:, 2]) - jnp.maximum(b[0], boxes_w[:, 0]), 0)
+        h = jnp.maximum(jnp.minimum(b[3], boxes_w[:, 3]) - jnp.maximum(b[1], boxes_w[:, 1]), 0)
+        inter = w * h
+        union = areas[p] + areas_w - inter
+        iou = jnp.where(union > 0, inter / jnp.where(union > 0, union, 1), 0)
+        same = jax.lax.dynamic_slice_in_dim(slabels, start, window) == slabels[p]
+        later = start + jnp.arange(window) > p
+        alive_w = jax.lax.dynamic_slice_in_dim(alive, start, window)
+        alive_w = alive_w & ~(suppresses(iou) & same & later)
+        return jax.lax.dynamic_update_slice_in_dim(alive, alive_w, start, 0), kept.at[p].set(True)
+
+      return jax.lax.cond(alive[p], keep, lambda state: state, (alive, kept))
+
+    return jax.lax.fori_loop(0, m, body, (alive, jnp.zeros(m, bool)))[1]
+
+  branch = jnp.sum(jnp.asarray([s >= largest for s in sizes], jnp.int32)) - 1
+  kept = jax.lax.switch(branch, [functools.partial(sweep, s) for s in sizes])
+  # Back to input order, then by decreasing score, ties by input index (torchvision's order).
+  kept_input = jnp.zeros(scores.shape[0], bool).at[order].set(kept)
+  ranked = jnp.argsort(jnp.where(kept_input, scores, -jnp.inf), descending=True, stable=True)
+  count = jnp.minimum(jnp.sum(kept), k).astype(jnp.int32)
+  out = jnp.where(jnp.arange(k) < count, ranked[:k].astype(jnp.int32), -1)
   return NMSResult(out, count)
 
 

@@ -1,0 +1,20 @@
+r"""LeNet-5 on scikit-learn's 1,797 8x8 digits, resized to 32x32 (1,433 train / 364 test).
+
+Command:
+  python launch.py --config experiments/lenet5_digits.py --workdir runs/lenet5_digits
+
+Produces the same workdir files as lenet5_mnist. Time and result on a 2-core CPU: see the
+README table. `:smoke` is the few-step variant the tests run.
+"""
+import os
+import runpy
+
+_BASE = runpy.run_path(os.path.join(os.path.dirname(__file__), 'lenet5_mnist.py'))['get_config']
+
+
+def get_config(arg: str | None = None):
+  c = _BASE(arg)
+  c.data.update(name='digits', resize='resize', batch_size=64, eval_batch_size=128)
+  if arg != 'smoke':
+    c.train.update(steps=800, eval_every=400, checkpoint_every=400)
+  return c

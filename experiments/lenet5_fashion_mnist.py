@@ -1,0 +1,25 @@
+r"""LeNet-5 on Fashion-MNIST (60,000 / 10,000), from Debian's dataset-fashion-mnist IDX files.
+
+Needs `apt-get install dataset-fashion-mnist` (or --config.data.dir=<folder with the four
+IDX .gz files>); without it the run stops with an error saying so.
+Command:
+  python launch.py --config experiments/lenet5_fashion_mnist.py --workdir runs/lenet5_fashion_mnist
+
+Time and result on a 2-core CPU: see the README table. `:smoke` is the tests' variant.
+"""
+import os
+import runpy
+
+_BASE = runpy.run_path(os.path.join(os.path.dirname(__file__), 'lenet5_mnist.py'))['get_config']
+
+
+def get_config(arg: str | None = None):
+  c = _BASE(arg)
+  c.data.update(name='fashion_mnist', eval_batch_size=1000)
+  if arg == 'smoke':
+    c.data.eval_batch_size = 20
+  else:
+    c.data.batch_size = 256
+    c.optimizer.update(name='adamw', weight_decay=0.05)
+    c.train.update(steps=4000, log_every=100, eval_every=1000, checkpoint_every=1000)
+  return c
