@@ -104,6 +104,22 @@ def test_options_match_reference():
   assert len(reference_nms(boxes, scores, 0.5, suppress_equal=True)) < len(strict)
 
 
+@jax.jit
+def _per_class(boxes, scores, labels):
+  return N.batched_nms(boxes, scores, labels, 0.4, 150, pre_nms_top_k=280)
+
+
+def test_per_class_windows_balanced_and_unbalanced():
+  # 300 boxes: 20 balanced classes (the 75-box window) or one class of 250 (the full window).
+  boxes, scores = FIXTURE['nms_clusters_boxes'], FIXTURE['nms_clusters_scores']
+  rng = np.random.default_rng(0)
+  for labels in (np.arange(300) % 20, np.where(rng.uniform(size=300) < 0.8, 0, rng.integers(1, 4, 300))):
+    got = _per_class(boxes, scores, labels.astype(np.int32))
+    want = reference_nms(boxes, scores, 0.4, labels, top_k=280)[:150]
+    assert int(got.count) == len(want)
+    np.testing.assert_array_equal(got.indices[:len(want)], want)
+
+
 def test_course_procedure():
   boxes = jnp.array([[0., 0., 10., 10.],    # p 0.9: kept
                      [1., 0., 11., 10.],    # p 0.8: IoU 9/11 > 0.5 with the first: dropped

@@ -17,10 +17,14 @@ Rules, chosen to equal `torchvision.ops.nms` / `batched_nms` for every IoU thres
 - degenerate boxes (zero area, x2 < x1, NaN) have IoU 0 with everything (`ops.boxes`), so
   they are never suppressed, only kept in score order (torchvision: NaN IoU, same outcome).
 
-Cost: one pass over the N sorted boxes per kept box, so O(N * kept) work and `kept` sequential
-steps of a `lax.while_loop` (stopping early when no candidate is left or max_output_size is
-reached). `pre_nms_top_k` bounds N first. Everything works under `jit` and `vmap` (a batch
-of images: the loop runs until the longest one is done).
+Cost. Class-agnostic: one pass over the N sorted boxes per kept box, O(N * kept) work in
+`kept` steps of a `lax.while_loop` that stops when no candidate is left or max_output_size is
+reached. Per-class (`labels`): boxes are grouped by class and each kept box sweeps only a
+static window as long as the largest class, O(L * kept) work (torchvision's per-class loop,
+without its data-dependent shapes); all classes are finished before the top max_output_size
+are taken. `pre_nms_top_k` bounds N first. Everything works under `jit` and `vmap` (a batch
+of images); under `vmap` the per-class path's `cond`/`switch` become selects that compute
+every window size, so for large batches `jax.lax.map` over the images can be faster.
 """
 import functools
 from typing import NamedTuple
@@ -179,6 +183,7 @@ def _per_class_greedy(order, sboxes, alive, slabels, scores, suppresses, k):
   # Back to input order, then by decreasing score, ties by input index (torchvision's order).
   kept_input = jnp.zeros(scores.shape[0], bool).at[order].set(kept)
   ranked = jnp.argsort(jnp.where(kept_input, scores, -jnp.inf), descending=True, stable=True)
+  ranked = ranked[jnp.argsort(~kept_input[ranked], stable=True)]  # kept -inf scores first too
   count = jnp.minimum(jnp.sum(kept), k).astype(jnp.int32)
   out = jnp.where(jnp.arange(k) < count, ranked[:k].astype(jnp.int32), -1)
   return NMSResult(out, count)
