@@ -20,6 +20,5 @@ def get_config(arg: str | None = None):
     c.data.eval_batch_size = 20
   else:
     c.data.batch_size = 256
-    c.optimizer.update(name='adamw', weight_decay=0.05)
     c.train.update(steps=4000, log_every=100, eval_every=1000, checkpoint_every=1000)
   return c

@@ -37,6 +37,11 @@ REFERENCE_PARAMS = {
 SMALL = dict(small_input=True)
 
 
+def key(seed: int) -> jax.Array:
+  """A PRNG key whose generator compiles fast on CPU (threefry's takes seconds per shape)."""
+  return jax.random.key(seed, impl='rbg')
+
+
 def abstract_variables(model, shape=(224, 224, 3)):
   x = jax.ShapeDtypeStruct((1, *shape), jnp.float32)
   return jax.eval_shape(lambda x: model.init({'params': jax.random.key(0)}, x), x)
@@ -114,7 +119,7 @@ def test_conv_impl_reaches_every_conv():
   out = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, x)
   np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-4, atol=1e-5)
   with pytest.raises(ValueError, match='conv impl'):
-    models.create('resnet18', conv_impl='nonsense').init(jax.random.key(0), x[:1])
+    jax.eval_shape(models.create('resnet18', conv_impl='nonsense').init, key(0), x[:1])
 
 
 # name -> (kwargs, layer whose output shows the small-image geometry, its shape at 32x32x1)
@@ -156,8 +161,8 @@ def test_train_flag_drives_batch_norm():
   """train=True: batch statistics normalise and the running ones move by PyTorch's momentum
   0.1 (Flax 0.9); train=False: running statistics, so each example is independent."""
   model = _tiny('resnet18')
-  x = jax.random.uniform(jax.random.key(0), (4, 32, 32, 3))
-  variables = model.init(jax.random.key(1), x)
+  x = jax.random.uniform(key(0), (4, 32, 32, 3))
+  variables = jax.jit(model.init)(key(1), x)
 
   @jax.jit
   def run(variables, x):
@@ -182,8 +187,8 @@ def test_train_flag_drives_batch_norm():
 def test_train_flag_drives_dropout(name):
   model = _tiny(name) if name != 'vgg11' else models.create(
       'vgg11', num_classes=5, small_input=True, width_multiplier=1 / 16)
-  x = jax.random.uniform(jax.random.key(0), (2, 32, 32, 3))
-  variables = model.init(jax.random.key(1), x)
+  x = jax.random.uniform(key(0), (2, 32, 32, 3))
+  variables = jax.jit(model.init)(key(1), x)
   mutable = ['batch_stats'] if 'batch_stats' in variables else False
 
   @jax.jit
@@ -191,8 +196,8 @@ def test_train_flag_drives_dropout(name):
     train = model.apply(variables, x, train=True, rngs={'dropout': key}, mutable=mutable)
     return train[0] if mutable else train, model.apply(variables, x, train=False)
 
-  (first, eval_first), (second, eval_second) = run(variables, jax.random.key(2)), run(
-      variables, jax.random.key(3))
+  (first, eval_first), (second, eval_second) = run(variables, key(2)), run(
+      variables, key(3))
   assert not np.allclose(first, second)
   np.testing.assert_array_equal(eval_first, eval_second)
 
@@ -200,10 +205,10 @@ def test_train_flag_drives_dropout(name):
 def test_googlenet_auxiliary_heads_run_in_training_only():
   model = _tiny('googlenet', aux_logits=True)
   x = jax.ShapeDtypeStruct((2, 32, 32, 3), jnp.float32)
-  variables = jax.eval_shape(lambda x: model.init(jax.random.key(1), x), x)
+  variables = jax.eval_shape(lambda x: jax.jit(model.init)(key(1), x), x)
   assert {'aux1', 'aux2'} <= set(variables['params'])
   train = jax.eval_shape(lambda v, x: model.apply(
-      v, x, train=True, return_aux=True, rngs={'dropout': jax.random.key(2)},
+      v, x, train=True, return_aux=True, rngs={'dropout': key(2)},
       mutable=['batch_stats'])[0], variables, x)
   assert [o.shape for o in train] == [(2, 5)] * 3  # logits, aux2, aux1
   logits, aux2, aux1 = jax.eval_shape(lambda v, x: model.apply(v, x, return_aux=True), variables, x)
@@ -212,8 +217,8 @@ def test_googlenet_auxiliary_heads_run_in_training_only():
 
 def test_features_by_torchvision_layer_name():
   model = _tiny('resnet18')
-  x = jax.random.uniform(jax.random.key(0), (2, 32, 32, 3))
-  variables = model.init(jax.random.key(1), x)
+  x = jax.random.uniform(key(0), (2, 32, 32, 3))
+  variables = jax.jit(model.init)(key(1), x)
   names = ['layer1', 'layer2/0', 'layer2/0/downsample', 'fc']
   acts, logits = jax.jit(lambda v, x: (models.features(model, v, x, names), model.apply(v, x)))(
       variables, x)
@@ -225,10 +230,10 @@ def test_features_by_torchvision_layer_name():
 
 def test_indexed_sequential_names_by_position_and_rejects_instances():
   layers = (functools.partial(nn.Dense, 3), nn.relu, functools.partial(nn.Dense, 2))
-  params = IndexedSequential(layers).init(jax.random.key(0), jnp.ones((1, 4)))['params']
+  params = IndexedSequential(layers).init(key(0), jnp.ones((1, 4)))['params']
   assert sorted(params) == ['0', '2']
   with pytest.raises(TypeError, match='functools.partial'):
-    IndexedSequential((nn.Dense(3),)).init(jax.random.key(0), jnp.ones((1, 4)))
+    IndexedSequential((nn.Dense(3),)).init(key(0), jnp.ones((1, 4)))
 
 
 @pytest.mark.parametrize('name', [n for n in models.names() if n != 'lenet5'])

@@ -85,6 +85,9 @@ def _geometry(x, w, strides, padding, dilation):
   pads = explicit_padding(padding, x.shape[1:-1], w.shape[:-2], strides, dilation)
   out = tuple(max((n + lo + hi - (d * (f - 1) + 1)) // s + 1, 0) for n, f, (lo, hi), s, d
               in zip(x.shape[1:-1], w.shape[:-2], pads, strides, dilation))
+  if min(out) < 1:
+    raise ValueError(f'Empty output {out}: kernel {w.shape[:-2]} (dilation {dilation}) does not '
+                     f'fit input {x.shape[1:-1]} padded by {pads}.')
   return strides, dilation, pads, out
 
 

@@ -13,6 +13,7 @@ from absl import logging
 
 from cnn_jax import models
 from cnn_jax.data import pipeline, sources
+from cnn_jax.data.transforms import prepare_images
 from cnn_jax.losses.classification import cross_entropy
 from cnn_jax.metrics.classification import confusion_terms, correct, topk_correct
 from cnn_jax.train import loop, optim, sharding
@@ -120,12 +121,14 @@ def run(config, workdir: str) -> loop.FitResult:
 
 
 def draw_pictures(workdir, model, state, dataset, confusion, fit_kwargs) -> None:
-  """curves.png, confusion.png and predictions.png (the first 32 test images)."""
+  """curves.png, confusion.png and predictions.png (32 test images spread over the split)."""
   plot_curves(os.path.join(workdir, 'metrics.jsonl'), os.path.join(workdir, 'curves.png'))
   plot_confusion(confusion, dataset.class_names, os.path.join(workdir, 'confusion.png'))
-  batch = next(pipeline.eval_batches(dataset.test, 32, **{**fit_kwargs, 'process_index': 0,
-                                                          'num_processes': 1}))
+  indices = np.linspace(0, len(dataset.test) - 1, min(32, len(dataset.test))).astype(np.int64)
+  batch = dataset.test.get(indices)
+  images = prepare_images(batch['image'], fit_kwargs['image_size'], fit_kwargs['resize'],
+                          fit_kwargs['channels'])
   variables = jax.device_get({'params': state.params, **state.model_state})
-  logits = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, batch['image'])
-  plot_predictions(batch['image'], batch['label'], np.argmax(logits, -1), dataset.class_names,
+  logits = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, images)
+  plot_predictions(images, batch['label'], np.argmax(logits, -1), dataset.class_names,
                    os.path.join(workdir, 'predictions.png'))
