@@ -70,6 +70,22 @@ def stratified_split(labels: np.ndarray, train_fraction: float, seed: int = 0):
   return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
+def few_shot(dataset: Dataset, per_class: int, seed: int = 0) -> Dataset:
+  """The same dataset with only `per_class` training examples of each class (a seeded,
+  stratified draw; the test split is untouched): transfer learning with few labels."""
+  labels = np.asarray(dataset.train.get(np.arange(len(dataset.train)))['label'])
+  rng = np.random.default_rng(seed)
+  keep = []
+  for c in range(dataset.num_classes):
+    idx = np.flatnonzero(labels == c)
+    if len(idx) < per_class:
+      raise ValueError(f'Class {c} has {len(idx)} training examples, fewer than '
+                       f'config.data.train_per_class={per_class}.')
+    keep.append(rng.choice(idx, per_class, replace=False))
+  batch = dataset.train.get(np.sort(np.concatenate(keep)))
+  return dataclasses.replace(dataset, train=ArraySplit(batch['image'], batch['label']))
+
+
 def _from_arrays(name, images, labels, train_fraction, class_names) -> Dataset:
   tr, te = stratified_split(labels, train_fraction)
   return Dataset(name, ArraySplit(images[tr], labels[tr]), ArraySplit(images[te], labels[te]),

@@ -4,6 +4,8 @@ Binds `models`, `losses.classification`, `metrics.classification`, `data` and `v
 generic train library. Config schema: experiments/lenet5_mnist.py. At the end (process 0)
 it draws curves.png, confusion.png and predictions.png into the workdir.
 """
+import contextlib
+import functools
 import os
 
 import jax
@@ -16,7 +18,9 @@ from cnn_jax.data import pipeline, sources
 from cnn_jax.data.transforms import prepare_images
 from cnn_jax.losses.classification import cross_entropy
 from cnn_jax.metrics.classification import confusion_terms, correct, topk_correct
+from cnn_jax.nn.freeze import running_average_batchnorm
 from cnn_jax.train import loop, optim, sharding
+from cnn_jax.train import pretrained as pretrained_lib
 from cnn_jax.train.state import TrainState
 from cnn_jax.train.step import make_eval_step, make_train_step
 from cnn_jax.train.writers import MetricWriter
@@ -39,13 +43,46 @@ def _split_variables(variables) -> tuple[dict, dict]:
   return params, variables
 
 
-def make_loss_fn(model, label_smoothing: float):
-  """loss_fn(params, model_state, batch, key) for the train library."""
+def init_variables(config, model, input_shape, key) -> dict:
+  """Fresh variables, overwritten by config.init_from when set: 'imagenet' or a weight file
+  (cnn_jax.weights.load) or another run's workdir (its newest checkpoint). Paths matching
+  config.transfer.reinit (e.g. the head, for a new number of classes) stay fresh."""
+  variables = jax.jit(functools.partial(model.init, train=False))(key, jnp.zeros((1, *input_shape)))
+  source = config.get('init_from', '')
+  if not source:
+    return variables
+  if os.path.isdir(source):
+    pretrained = pretrained_lib.workdir_variables(source)
+  else:
+    from cnn_jax import weights
+    pretrained = weights.load(config.model.name, source)
+  reinit = tuple(config.get('transfer', {}).get('reinit', ()))
+  merged, loaded, fresh = pretrained_lib.merge_pretrained(jax.device_get(variables), pretrained, reinit)
+  logging.info('init_from %s: loaded %d arrays; fresh: %s', source, len(loaded), fresh)
+  return merged
+
+
+def frozen_batchnorm_predicate(config):
+  """Module path -> True for batch-norm layers whose scale has learning-rate multiplier 0."""
+  lr_mults = tuple(tuple(m) for m in config.optimizer.get('lr_mults', ()) or ())
+  if not any(float(m) == 0 for _, m in lr_mults):
+    return None
+  return lambda path: optim.lr_multiplier(f'{path}/scale', lr_mults) == 0
+
+
+def make_loss_fn(model, label_smoothing: float, frozen_bn=None, augment=None):
+  """loss_fn(params, model_state, batch, key) for the train library. `frozen_bn`: predicate
+  on module paths whose batch norm runs on running averages; `augment`: fn(key, image)."""
 
   def loss_fn(params, model_state, batch, key):
     mutable = list(model_state)
-    out = model.apply({'params': params, **model_state}, batch['image'], train=True,
-                      rngs={'dropout': key}, mutable=mutable or False)
+    images = batch['image']
+    if augment is not None:  # on device, inside the jitted step: one key per image
+      aug_key, key = jax.random.split(key)
+      images = jax.vmap(augment)(jax.random.split(aug_key, images.shape[0]), images)
+    with (running_average_batchnorm(frozen_bn) if frozen_bn else contextlib.nullcontext()):
+      out = model.apply({'params': params, **model_state}, images, train=True,
+                        rngs={'dropout': key}, mutable=mutable or False)
     logits, new_state = out if mutable else (out, model_state)
     loss = cross_entropy(logits, batch['label'], label_smoothing).mean()
     return loss, (dict(new_state), {'accuracy': correct(logits, batch['label']).mean()})
@@ -79,13 +116,14 @@ def run(config, workdir: str) -> loop.FitResult:
       raise ValueError(f'config.data.{name}={data[name]} must be divisible by the {mesh.size} '
                        'devices of the mesh; change it or config.devices.')
   dataset = sources.load(data.name, data.dir)
+  if data.get('train_per_class', 0):
+    dataset = sources.few_shot(dataset, data.train_per_class, seed=config.seed)
   model = build_model(config, dataset.num_classes)
   input_shape = (data.image_size, data.image_size, data.channels)
   models.check_input_shape(model, input_shape)
 
   init_key, state_key = jax.random.split(jax.random.key(config.seed))
-  params, model_state = _split_variables(
-      jax.jit(model.init)(init_key, jnp.zeros((1, *input_shape)), train=False))
+  params, model_state = _split_variables(init_variables(config, model, input_shape, init_key))
   tx, schedule = optim.make_optimizer(config.optimizer, config.schedule, config.train.steps)
   state = sharding.replicate(TrainState.create(params, model_state, tx, state_key), mesh)
   logging.info('Model %s: %s parameters; input %s; %d classes.', config.model.name,
@@ -98,10 +136,17 @@ def run(config, workdir: str) -> loop.FitResult:
   eval_batches = lambda: (sharding.global_batch(b, mesh) for b in pipeline.eval_batches(
       dataset.test, data.eval_batch_size, **fit_kwargs))
 
+  augment_spec = data.get('augment', '')
+  augment = None
+  if augment_spec:
+    from cnn_jax.ops.augment import make_augment
+    augment = make_augment(augment_spec)
+  loss_fn = make_loss_fn(model, config.loss.label_smoothing, frozen_batchnorm_predicate(config),
+                         augment)
   writer = MetricWriter(workdir) if chief else None
   try:
     result = loop.fit(
-        state, make_train_step(make_loss_fn(model, config.loss.label_smoothing), tx, mesh, schedule),
+        state, make_train_step(loss_fn, tx, mesh, schedule),
         train_batches, workdir=workdir, steps=config.train.steps,
         examples_per_step=data.batch_size, log_every=config.train.log_every,
         eval_every=config.train.eval_every, checkpoint_every=config.train.checkpoint_every,

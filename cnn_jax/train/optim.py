@@ -5,10 +5,15 @@
 optimizer: name (sgd | momentum | adam | adamw), learning_rate, momentum, nesterov,
   weight_decay, decay_norm_and_bias (False: no decay on 1-D params, i.e. biases and
   norm scales/offsets), grad_clip_norm (0 = off), and optionally b1, b2, eps.
+  lr_mults: optional ((regex, multiplier), ...) over '/'-joined parameter paths, first
+  full match wins, unmatched params get 1.0: discriminative learning rates (e.g. backbone
+  0.1, head 1.0). A multiplier of 0 freezes: zero updates and no weight decay (set_to_zero).
 schedule: name (constant | cosine | warmup_cosine | warmup_constant | step), warmup_steps,
   end_fraction (cosine's final lr / peak), and for 'step' boundaries + decay_rate.
 """
 from typing import Any, Callable
+
+import re
 
 import jax
 import optax
@@ -46,14 +51,22 @@ def decay_mask(params) -> Any:
   return jax.tree.map(lambda p: p.ndim > 1, params)
 
 
-def make_optimizer(opt, sched, total_steps: int) -> tuple[optax.GradientTransformation, optax.Schedule]:
-  """Builds (tx, schedule). SGD/Adam weight decay is L2 added to the gradient (as in
-  torch.optim.SGD); AdamW's is decoupled. Both skip 1-D params unless decay_norm_and_bias."""
-  if opt.name not in OPTIMIZERS:
-    raise ValueError(f'Unknown optimizer {opt.name!r}; choose one of {list(OPTIMIZERS)} (config.optimizer.name).')
-  schedule = make_schedule(sched, float(opt.learning_rate), total_steps)
+def param_paths(params) -> Any:
+  """The tree of '/'-joined key paths of `params` (e.g. 'features/0/conv/kernel')."""
+  return jax.tree_util.tree_map_with_path(
+      lambda path, _: '/'.join(str(getattr(k, 'key', getattr(k, 'idx', k))) for k in path), params)
+
+
+def lr_multiplier(path: str, lr_mults) -> float:
+  """The multiplier of the first (regex, mult) in `lr_mults` that fully matches `path`; 1.0."""
+  for pattern, mult in lr_mults:
+    if re.fullmatch(pattern, path):
+      return float(mult)
+  return 1.0
+
+
+def _single(opt, schedule, mask) -> optax.GradientTransformation:
   wd = float(_get(opt, 'weight_decay', 0.0))
-  mask: Callable | None = None if _get(opt, 'decay_norm_and_bias', False) else decay_mask
   parts = []
   if float(_get(opt, 'grad_clip_norm', 0.0)) > 0:
     parts.append(optax.clip_by_global_norm(float(opt.grad_clip_norm)))
@@ -68,4 +81,26 @@ def make_optimizer(opt, sched, total_steps: int) -> tuple[optax.GradientTransfor
     parts.append(optax.adam(schedule, b1=b1, b2=b2, eps=eps))
   else:
     parts.append(optax.adamw(schedule, b1=b1, b2=b2, eps=eps, weight_decay=wd, mask=mask))
-  return optax.chain(*parts), schedule
+  return optax.chain(*parts)
+
+
+def make_optimizer(opt, sched, total_steps: int) -> tuple[optax.GradientTransformation, optax.Schedule]:
+  """Builds (tx, schedule). SGD/Adam weight decay is L2 added to the gradient (as in
+  torch.optim.SGD); AdamW's is decoupled. Both skip 1-D params unless decay_norm_and_bias.
+  With lr_mults, each multiplier gets its own copy of the optimizer on a scaled schedule
+  (optax.multi_transform); gradient clipping then applies per group. The returned schedule
+  is the unscaled one."""
+  if opt.name not in OPTIMIZERS:
+    raise ValueError(f'Unknown optimizer {opt.name!r}; choose one of {list(OPTIMIZERS)} (config.optimizer.name).')
+  schedule = make_schedule(sched, float(opt.learning_rate), total_steps)
+  mask: Callable | None = None if _get(opt, 'decay_norm_and_bias', False) else decay_mask
+  lr_mults = tuple(tuple(m) for m in _get(opt, 'lr_mults', ()) or ())
+  if not lr_mults:
+    return _single(opt, schedule, mask), schedule
+  for pattern, _ in lr_mults:
+    re.compile(pattern)  # a bad regex fails here, with its own message
+  mults = sorted({float(m) for _, m in lr_mults} | {1.0})
+  transforms = {str(m): optax.set_to_zero() if m == 0 else
+                _single(opt, (lambda m: lambda step: m * schedule(step))(m), mask) for m in mults}
+  labels = lambda params: jax.tree.map(lambda p: str(lr_multiplier(p, lr_mults)), param_paths(params))
+  return optax.multi_transform(transforms, labels), schedule
