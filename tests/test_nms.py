@@ -213,3 +213,14 @@ def test_soft_nms_matches_reference_and_hard_equals_nms():
           want_i, reference_nms(boxes, scores, 0.3, labels, score_threshold=0.05 - 1e-9))
     else:  # soft: nothing is lost outright, so at least as many boxes as hard NMS survive
       assert len(want_i) >= len(reference_nms(boxes, scores, 0.3, labels, score_threshold=0.05))
+
+
+def test_benchmark_suite_smoke():
+  """experiments/bench_boxes.py:smoke runs every case of the `boxes` suite (tiny shapes)."""
+  import runpy
+  from cnn_jax.tasks import benchmark
+  config = runpy.run_path(str(pathlib.Path(__file__).parents[1] / 'experiments' / 'bench_boxes.py'))[
+      'get_config']('smoke')
+  report = benchmark.run(config)
+  names = {r.name for r in report.results if r.impl == 'jax'}
+  assert len(names) == 5 and all(r.median_s > 0 for r in report.results)

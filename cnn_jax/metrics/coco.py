@@ -169,14 +169,19 @@ class CocoEvaluator:
     gt_crowd = np.zeros((b, g), bool) if gt_crowd is None else gt_crowd
     if gt_area is None:
       gt_area = box_ops.box_area(jnp.asarray(gt_boxes))
-    m = jax.device_get(_batched_match(det_boxes, det_scores, det_labels, det_valid, gt_boxes,
-                                      gt_labels, gt_valid, gt_crowd, gt_area,
-                                      self.iou_thresholds.astype(np.float32),
-                                      self.area_ranges.astype(np.float32),
-                                      max_dets=self.max_dets[-1]))
+    m = _batched_match(det_boxes, det_scores, det_labels, det_valid, gt_boxes, gt_labels,
+                       gt_valid, gt_crowd, gt_area, self.iou_thresholds.astype(np.float32),
+                       self.area_ranges.astype(np.float32), max_dets=self.max_dets[-1])
+    self.add_matches(m, det_scores, det_labels, gt_labels, gt_valid)
+
+  def add_matches(self, matches: ImageMatches, det_scores, det_labels, gt_labels,
+                  gt_valid) -> None:
+    """Adds `[B]`-batched `coco_match` results computed elsewhere (e.g. inside a jitted step,
+    returned to the host); the other arguments are that batch's `[B, D]` / `[B, G]` inputs."""
+    m = jax.device_get(matches)
     det_labels, det_scores = np.asarray(det_labels), np.asarray(det_scores, np.float64)
     gt_labels, gt_valid = np.asarray(gt_labels), np.asarray(gt_valid, bool)
-    for i in range(b):
+    for i in range(gt_labels.shape[0]):
       keep = np.nonzero(m.det_rank[i] < self.max_dets[-1])[0]
       self._dets.append(dict(image=np.full(len(keep), self._images), label=det_labels[i][keep],
                              score=det_scores[i][keep], rank=m.det_rank[i][keep],

@@ -79,8 +79,9 @@ def _align_taps(geometry, s, features_shape, output_size):
   return [(y[:, :, None], x[:, None, :], wy[:, :, None] * wx[:, None, :]) for y, x, wy, wx in corners], mask
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5, 6))
-def _roi_align(features, boxes, batch_index, output_size, spatial_scale, sampling_ratio, aligned):
+# spatial_scale is an array argument (no cotangent) so that changing it does not recompile.
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6))
+def _roi_align(features, boxes, batch_index, spatial_scale, output_size, sampling_ratio, aligned):
   geometry = _align_geometry(boxes, spatial_scale, output_size, sampling_ratio, aligned)
   gh, gw = geometry[4], geometry[5]
   steps = jnp.max(jnp.maximum(gh, 0) * jnp.maximum(gw, 0), initial=0)
@@ -100,15 +101,15 @@ def _roi_align(features, boxes, batch_index, output_size, spatial_scale, samplin
   return acc / count[:, None, None, None]
 
 
-def _roi_align_fwd(features, boxes, batch_index, output_size, spatial_scale, sampling_ratio,
+def _roi_align_fwd(features, boxes, batch_index, spatial_scale, output_size, sampling_ratio,
                    aligned):
-  out = _roi_align(features, boxes, batch_index, output_size, spatial_scale, sampling_ratio,
+  out = _roi_align(features, boxes, batch_index, spatial_scale, output_size, sampling_ratio,
                    aligned)
-  return out, (features.shape, boxes, batch_index)
+  return out, (features.shape, boxes, batch_index, spatial_scale)
 
 
-def _roi_align_bwd(output_size, spatial_scale, sampling_ratio, aligned, res, g):
-  shape, boxes, batch_index = res
+def _roi_align_bwd(output_size, sampling_ratio, aligned, res, g):
+  shape, boxes, batch_index, spatial_scale = res
   geometry = _align_geometry(boxes, spatial_scale, output_size, sampling_ratio, aligned)
   gh, gw = geometry[4], geometry[5]
   steps = jnp.max(jnp.maximum(gh, 0) * jnp.maximum(gw, 0), initial=0)
@@ -124,7 +125,7 @@ def _roi_align_bwd(output_size, spatial_scale, sampling_ratio, aligned, res, g):
     return grad
 
   grad = jax.lax.fori_loop(0, steps, body, jnp.zeros(shape, g.dtype))
-  return grad, jnp.zeros_like(boxes), None
+  return grad, jnp.zeros_like(boxes), None, jnp.zeros_like(spatial_scale)
 
 
 _roi_align.defvjp(_roi_align_fwd, _roi_align_bwd)
@@ -148,8 +149,9 @@ def roi_align(features: jax.Array, boxes: jax.Array, batch_index: jax.Array,
   """
   if isinstance(output_size, int):
     output_size = (output_size, output_size)
-  return _roi_align(jnp.asarray(features), jnp.asarray(boxes), jnp.asarray(batch_index, jnp.int32), tuple(output_size),
-                    float(spatial_scale), int(sampling_ratio), bool(aligned))
+  return _roi_align(jnp.asarray(features), jnp.asarray(boxes), jnp.asarray(batch_index, jnp.int32),
+                    jnp.asarray(spatial_scale, jnp.float32), tuple(output_size),
+                    int(sampling_ratio), bool(aligned))
 
 
 def _round_half_away(x):
@@ -201,24 +203,25 @@ def _roi_pool_argmax(features, boxes, batch_index, output_size, spatial_scale):
   return jax.lax.fori_loop(0, steps, body, (best, arg))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
-def _roi_pool(features, boxes, batch_index, output_size, spatial_scale):
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
+def _roi_pool(features, boxes, batch_index, spatial_scale, output_size):
   return _roi_pool_argmax(features, boxes, batch_index, output_size, spatial_scale)[0]
 
 
-def _roi_pool_fwd(features, boxes, batch_index, output_size, spatial_scale):
+def _roi_pool_fwd(features, boxes, batch_index, spatial_scale, output_size):
   best, arg = _roi_pool_argmax(features, boxes, batch_index, output_size, spatial_scale)
-  return best, (features.shape, boxes, batch_index, arg)
+  return best, (features.shape, boxes, batch_index, spatial_scale, arg)
 
 
-def _roi_pool_bwd(output_size, spatial_scale, res, g):
-  (n, height, width, c), boxes, batch_index, arg = res
+def _roi_pool_bwd(output_size, res, g):
+  (n, height, width, c), boxes, batch_index, spatial_scale, arg = res
   hit = arg >= 0
   flat = jnp.where(hit, arg, 0)
   bi = jnp.broadcast_to(batch_index[:, None, None, None], arg.shape)
   ci = jnp.broadcast_to(jnp.arange(c), arg.shape)
   grad = jnp.zeros((n, height * width, c), g.dtype).at[bi, flat, ci].add(jnp.where(hit, g, 0))
-  return grad.reshape(n, height, width, c), jnp.zeros_like(boxes), None
+  return (grad.reshape(n, height, width, c), jnp.zeros_like(boxes), None,
+          jnp.zeros_like(spatial_scale))
 
 
 _roi_pool.defvjp(_roi_pool_fwd, _roi_pool_bwd)
@@ -239,5 +242,5 @@ def roi_pool(features: jax.Array, boxes: jax.Array, batch_index: jax.Array,
   """
   if isinstance(output_size, int):
     output_size = (output_size, output_size)
-  return _roi_pool(jnp.asarray(features), jnp.asarray(boxes), jnp.asarray(batch_index, jnp.int32), tuple(output_size),
-                   float(spatial_scale))
+  return _roi_pool(jnp.asarray(features), jnp.asarray(boxes), jnp.asarray(batch_index, jnp.int32),
+                   jnp.asarray(spatial_scale, jnp.float32), tuple(output_size))

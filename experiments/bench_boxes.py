@@ -1,0 +1,44 @@
+r"""Detection primitives vs torchvision / pycocotools (cnn_jax.benchmarks.boxes).
+
+Command:
+  python launch.py --config experiments/bench_boxes.py [--workdir runs/bench_boxes]
+
+Reference timings (torchvision nms / batched_nms / roi_align, pycocotools COCOeval) come from
+  /work/torchvenv/bin/python cnn_jax/benchmarks/_boxes_reference.py --out benchmarks/torch_results/boxes.json
+and join the table as impl 'reference' (the suite runs them itself when torch, torchvision
+and pycocotools are importable). Prints one line per case, then a table: compile time,
+median and p10-p90 per call, and 'vs reference' = reference time / cnn_jax time (> 1: cnn_jax
+is faster). With --workdir it also writes benchmark.json.
+
+Measured on the 2-core CPU (shared, loaded machine; see docs/detection.md for the table):
+the full run takes about 2 minutes; cnn_jax is faster than torchvision's CPU nms at every
+size, faster than its batched_nms at 20k boxes, slower on RoIAlign, and much faster than
+pycocotools on COCO mAP (figures in docs/detection.md).
+`:smoke` is the tiny variant (200 boxes, 16 RoIs, 4 images) that the tests run.
+"""
+import ml_collections
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.task = 'benchmark'
+  c.suite = 'boxes'
+  c.cases = ('nms', 'batched_nms', 'roi_align', 'coco')  # tuples: overridable from the command line
+  c.iou_threshold = 0.5
+  c.smoke = False
+  c.runs = 10
+  c.warmup = 2
+  c.min_sample_s = 0.02
+  c.peak_n = 0                  # no matmul peak: these kernels are not FLOP-bound
+  c.baseline = 'reference'
+  c.compare = ''
+  c.external = ('benchmarks/torch_results/boxes.json',)
+  if arg == 'smoke':
+    c.smoke = True
+    c.runs = 3
+    c.warmup = 1
+    c.min_sample_s = 0.0
+    c.external = ()
+  elif arg:
+    raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
+  return c
