@@ -103,7 +103,7 @@ def _parse_flags(argv: list[str]) -> list[str]:
   """absl's flag parsing, with a readable error for a misspelt config override."""
   try:
     return flags.FLAGS(argv)
-  except (flags.Error, KeyError, AttributeError) as e:
+  except (flags.Error, KeyError, AttributeError):
     try:
       message = _bad_override(argv)
     except Exception:  # explaining must never hide the original error

@@ -2,12 +2,11 @@ r"""PyTorch eager reference for benchmarks/train_lenet5: the same LeNet-5 step, 
 
 Run once in a throwaway venv (PyTorch is never a cnn_jax dependency):
   python -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0 numpy
-  /tmp/torchvenv/bin/python scripts/torch_lenet5_train.py --out /tmp/torch_lenet5.json
-  python launch.py --config experiments/bench_train_lenet5.py \
-      --config.external=/tmp/torch_lenet5.json
+  /tmp/torchvenv/bin/python benchmarks/torch_lenet5_train.py --out benchmarks/torch_results/train_lenet5.json
+  python launch.py --config experiments/bench_train_lenet5.py   # picks the JSON up
 
 Times (a) the bare step on a fixed batch and (b) the loop over MNIST-sized random uint8
-batches (numpy -> tensor -> float each step), batch 256, Adam, 2 threads, and writes them in
+batches (numpy -> tensor -> float each step), batch 256, AdamW, 2 threads, and writes them in
 cnn_jax.bench's JSON format under the same case names as the JAX suite.
 """
 import argparse
@@ -46,14 +45,14 @@ def main():
   torch.set_num_threads(2)
   torch.manual_seed(0)
   model = lenet5()
-  opt = torch.optim.Adam(model.parameters(), 1e-3)
+  opt = torch.optim.AdamW(model.parameters(), 1e-3, weight_decay=0.1)
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (4000, 32, 32, 1), dtype=np.uint8)
   labels = rng.integers(0, 10, 4000)
 
   def step(x, y):
     opt.zero_grad(set_to_none=True)
-    loss = nn.functional.cross_entropy(model(x), y)
+    loss = nn.functional.cross_entropy(model(x), y, label_smoothing=0.1)
     loss.backward()
     opt.step()
     return loss
@@ -81,6 +80,8 @@ def main():
              machine=dict(processor=platform.processor(), torch=torch.__version__, threads=2),
              results=[result(name, 'torch step', bare, args.batch),
                       result(name, 'torch loop', loop, args.batch)])
+  import os
+  os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
   with open(args.out, 'w') as f:
     json.dump(out, f, indent=1)
   for r in out['results']:

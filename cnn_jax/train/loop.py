@@ -13,7 +13,6 @@
   the loop stops and `result.interrupted` is True).
 """
 import dataclasses
-import math
 import signal
 import time
 from typing import Any, Callable, Iterable, Iterator

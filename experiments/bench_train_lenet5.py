@@ -1,0 +1,34 @@
+r"""LeNet-5 training throughput: bare jitted step vs the whole loop, and vs PyTorch eager.
+
+Command:
+  python launch.py --config experiments/bench_train_lenet5.py [--workdir runs/bench_train_lenet5]
+
+Prints one block 'lenet5 train b256' with rows 'bare step' (the jitted step on a resident
+batch), 'full loop' (train.loop.fit on real MNIST: grain pipeline, transfers, NaN checks,
+metrics, TensorBoard, progress bar) and, when benchmarks/torch_results/train_lenet5.json
+exists (made in a throwaway venv by benchmarks/torch_lenet5_train.py), PyTorch's eager
+step and loop. Time and result on the 2-core CPU: see the README's benchmark section.
+`:smoke` is the tests' tiny variant.
+"""
+import ml_collections
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.task = 'benchmark'
+  c.suite = 'train_lenet5'
+  c.batch = 256
+  c.loop_steps = 400
+  c.loop_log_every = 50
+  c.runs = 20
+  c.warmup = 3
+  c.min_sample_s = 0.0
+  c.peak_n = 0
+  c.baseline = 'bare step'
+  c.compare = 'torch step'
+  c.external = ['benchmarks/torch_results/train_lenet5.json']
+  if arg == 'smoke':
+    c.update(batch=16, loop_steps=12, loop_log_every=4, runs=2, warmup=1, external=[])
+  elif arg:
+    raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
+  return c
