@@ -1,0 +1,213 @@
+"""Convolution: every formulation equals lax.conv_general_dilated (values and gradients) over
+ranks 1-3, strides, paddings, dilations and groups; the size formula; the padding rules; true
+convolution, 1x1 and depthwise-separable; the Flax `Conv` module against flax.linen.Conv."""
+import flax.linen as fnn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from jax.test_util import check_grads
+
+from cnn_jax.nn.conv import Conv
+from cnn_jax.ops import conv as C
+from cnn_jax.ops import padding as P
+
+OTHERS = [i for i in C.IMPLS if i != 'xla']
+
+
+def test_output_size_and_padding_rules():
+  assert P.output_size(6, 3) == 4                                # course: 6x6 * 3x3 -> 4x4
+  assert P.output_size(7, 3, p=0, s=2) == 3                      # floor((7 - 3) / 2) + 1
+  assert P.output_size(5, 3, p=1) == 5                           # 'same' for odd f
+  assert P.output_size(10, 3, p=(0, 1), s=2, d=2) == 4           # f_eff = 5: (10+1-5)//2+1
+  assert P.same_padding(5, 3) == (1, 1)                          # p = (f - 1) / 2
+  assert P.same_padding(5, 4) == (1, 2)                          # even f: extra cell at the end
+  assert P.same_padding(6, 3, s=2) == (0, 1)                     # TF rule, n_out = ceil(n / s)
+  assert P.same_padding(7, 3, s=2) == (1, 1)
+  assert P.explicit_padding('VALID', (5, 6), (3, 3)) == ((0, 0), (0, 0))
+  assert P.explicit_padding(2, (5,), (3,)) == ((2, 2),)
+  assert P.explicit_padding([1, (0, 2)], (5, 6), (3, 3)) == ((1, 1), (0, 2))
+  with pytest.raises(ValueError, match='Unknown padding'):
+    P.explicit_padding('FULL', (5,), (3,))
+  with pytest.raises(ValueError, match='one entry per spatial dim'):
+    P.explicit_padding([1, 1, 1], (5, 5), (3, 3))
+
+
+def _padding(draw, rank, kernel):
+  kind = draw(st.sampled_from(['VALID', 'SAME', 'int', 'pairs']))
+  if kind == 'int':
+    return draw(st.integers(0, 2))
+  if kind == 'pairs':
+    return [(draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(rank)]
+  return kind
+
+
+@st.composite
+def conv_problems(draw, max_rank=3):
+  rank = draw(st.integers(1, max_rank))
+  size = {1: 9, 2: 7, 3: 5}[rank]
+  kernel = [draw(st.integers(1, 3 if rank < 3 else 2)) for _ in range(rank)]  # <= 9 taps
+  dilation = [draw(st.integers(1, 2)) for _ in range(rank)]
+  strides = [draw(st.integers(1, 3)) for _ in range(rank)]
+  spatial = [draw(st.integers(d * (k - 1) + 1, size)) for k, d in zip(kernel, dilation)]
+  groups = draw(st.sampled_from([1, 2, 3]))
+  c_in = groups * draw(st.integers(1, 2))
+  c_out = groups * draw(st.integers(1, 2))
+  padding = _padding(draw, rank, kernel)
+  seed = draw(st.integers(0, 2 ** 16))
+  kx, kw = jax.random.split(jax.random.key(seed))
+  x = jax.random.normal(kx, (2, *spatial, c_in))
+  w = jax.random.normal(kw, (*kernel, c_in // groups, c_out))
+  return x, w, dict(strides=strides, padding=padding, dilation=dilation, groups=groups)
+
+
+def _all_impls(x, w, kw, with_grads, impls=C.IMPLS):
+  """One jit computing every formulation (and its vjp): one compile per example."""
+
+  def run(x, w, g):
+    outs = {}
+    for impl in impls:
+      f = lambda x, w: C.conv(x, w, impl=impl, **kw)
+      if with_grads:
+        y, vjp = jax.vjp(f, x, w)
+        outs[impl] = (y, *vjp(g))
+      else:
+        outs[impl] = (f(x, w),)
+    return outs
+
+  y_shape = jax.eval_shape(lambda x, w: C.conv(x, w, **kw), x, w).shape
+  g = jax.random.normal(jax.random.key(7), y_shape)
+  return jax.jit(run)(x, w, g)
+
+
+@settings(max_examples=10, deadline=None)
+@given(conv_problems())
+def test_formulations_equal_lax_and_output_size(problem):
+  x, w, kw = problem
+  outs = _all_impls(x, w, kw, with_grads=False)
+  ref = outs['xla'][0]
+  for impl in OTHERS:
+    np.testing.assert_allclose(outs[impl][0], ref, rtol=1e-4, atol=1e-4, err_msg=impl)
+  # n_out = floor((n + lo + hi - d (f - 1) - 1) / s) + 1 per dim, whatever the formulation.
+  pads = P.explicit_padding(kw['padding'], x.shape[1:-1], w.shape[:-2], kw['strides'],
+                            kw['dilation'])
+  expect = [P.output_size(n, f, p, s, d) for n, f, p, s, d in
+            zip(x.shape[1:-1], w.shape[:-2], pads, kw['strides'], kw['dilation'])]
+  assert list(ref.shape) == [x.shape[0], *expect, w.shape[-1]]
+
+
+@settings(max_examples=6, deadline=None)
+@given(conv_problems())
+def test_gradients_agree_across_formulations(problem):
+  """jax.grad through im2col (autodiff) and taps (custom VJP) equals lax.conv's gradients
+  ('direct' is gradient-checked on the fixed cases below: its gather compiles slowly)."""
+  x, w, kw = problem
+  outs = _all_impls(x, w, kw, with_grads=True, impls=('xla', 'im2col', 'taps'))
+  for impl in ('im2col', 'taps'):
+    for name, got, want in zip(('y', 'dx', 'dw'), outs[impl], outs['xla']):
+      np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-4, err_msg=f'{impl} {name}')
+
+
+def test_check_grads_numerically_and_second_order():
+  """taps' hand-written VJP against finite differences (exact up to rounding: conv is
+  linear), and its second order (the backward is itself differentiable) against lax's."""
+  x = jax.random.normal(jax.random.key(0), (1, 4, 5, 4))
+  w = jax.random.normal(jax.random.key(1), (3, 2, 2, 4))
+  kw = dict(strides=(2, 1), padding='SAME', groups=2)
+  check_grads(lambda x, w: C.conv(x, w, impl='taps', **kw), (x, w), order=1, modes=['rev'],
+              eps=1e-2, atol=2e-2, rtol=2e-2)
+
+  # jvp of a custom_vjp is undefined, so take the second order in reverse over reverse.
+  def rr(impl):
+    loss = lambda x, w: jnp.sum(jnp.tanh(C.conv(x, w, impl=impl, **kw)) ** 2)
+    g = lambda x, w: jnp.vdot(jax.grad(loss, argnums=1)(x, w), w)
+    return jax.grad(g, argnums=(0, 1))(x, w)
+
+  got, want = jax.jit(lambda: (rr('taps'), rr('xla')))()
+  for a, b in zip(got, want):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+  # 'direct' (a gather) differentiates like the rest.
+  grads = jax.jit(lambda: [jax.grad(lambda x, w: jnp.sum(C.conv(x, w, impl=i, **kw) ** 2),
+                                    argnums=(0, 1))(x, w) for i in ('direct', 'xla')])()
+  for a, b in zip(*grads):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_stride_larger_than_kernel_and_input_dilation():
+  x = jax.random.normal(jax.random.key(0), (1, 11, 10, 2))
+  w = jax.random.normal(jax.random.key(1), (2, 2, 2, 3))
+  for kw in (dict(strides=3), dict(input_dilation=2, padding=((1, 1), (0, 2)))):
+    outs = jax.jit(lambda x, w: [C.conv(x, w, impl=i, **kw) for i in C.IMPLS])(x, w)
+    for got in outs[1:]:
+      np.testing.assert_allclose(got, outs[0], rtol=1e-5, atol=1e-5)
+
+
+def test_true_convolution_flips_the_kernel():
+  """1-D: np.convolve (true convolution) vs cross-correlation (what layers compute)."""
+  signal = np.array([1., 2., 0., -1., 3., 1.], np.float32)
+  kernel = np.array([1., 0., -2.], np.float32)
+  x, w = signal[None, :, None], kernel[:, None, None]
+  np.testing.assert_allclose(C.true_convolution(x, w)[0, :, 0],
+                             np.convolve(signal, kernel, 'valid'), rtol=1e-6)
+  np.testing.assert_allclose(C.conv(x, w)[0, :, 0], np.correlate(signal, kernel, 'valid'),
+                             rtol=1e-6)
+
+
+def test_pointwise_depthwise_and_separable():
+  x = jax.random.normal(jax.random.key(0), (2, 6, 6, 4))
+  w1 = jax.random.normal(jax.random.key(1), (4, 5))
+  np.testing.assert_allclose(C.conv_1x1(x, w1), C.conv(x, w1[None, None]), rtol=1e-5, atol=1e-5)
+  wd = jax.random.normal(jax.random.key(2), (3, 3, 1, 8))     # depthwise, multiplier 2
+  y = C.depthwise_separable(x, wd, w1.repeat(2, 0)[:8], impl='taps')
+  ref = C.conv(C.conv(x, wd, padding='SAME', groups=4), w1.repeat(2, 0)[None, None, :8])
+  np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
+  # Depthwise = each channel filtered on its own.
+  dw = C.conv(x, wd[..., ::2], padding='SAME', groups=4, impl='im2col')
+  for c in range(4):
+    np.testing.assert_allclose(dw[..., c], C.conv(x[..., c:c + 1], wd[..., 2 * c:2 * c + 1],
+                                                  padding='SAME')[..., 0], rtol=1e-5, atol=1e-5)
+
+
+def test_vmap_bias_and_errors():
+  x = jax.random.normal(jax.random.key(0), (3, 2, 7, 7, 4))
+  w = jax.random.normal(jax.random.key(1), (3, 3, 4, 5))
+  b = jnp.arange(5.0)
+  f = jax.vmap(lambda x: C.conv(x, w, b, padding='SAME', impl='taps'))
+  g = lambda x: C.conv(x.reshape(6, 7, 7, 4), w, b, padding='SAME').reshape(3, 2, 7, 7, 5)
+  got, want = jax.jit(lambda x: (f(x), g(x)))(x)
+  np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+  with pytest.raises(ValueError, match='Unknown conv impl'):
+    C.conv(x[0], w, impl='fft')
+  with pytest.raises(ValueError, match='groups=3 disagree'):
+    C.conv(x[0], w, groups=3)
+  with pytest.raises(ValueError, match='Empty output'):
+    C.conv(x[0, :, :2], w, impl='im2col')
+
+
+@pytest.mark.parametrize('kw', [
+    dict(features=6, kernel_size=(3, 3)),
+    dict(features=4, kernel_size=(4, 3), strides=2, padding='SAME', use_bias=False),
+    dict(features=6, kernel_size=(3, 3), feature_group_count=2, padding=((1, 2), (0, 1)),
+         kernel_dilation=2),
+    dict(features=4, kernel_size=3, padding='CAUSAL'),
+    dict(features=4, kernel_size=(3, 3), padding='CIRCULAR'),
+    dict(features=3, kernel_size=(2, 2, 2), padding=1),
+], ids=['default', 'stride_same_nobias', 'groups_dilation', 'causal1d', 'circular', '3d'])
+def test_module_is_a_drop_in_for_flax_conv(kw):
+  rank = 1 if isinstance(kw['kernel_size'], int) else len(kw['kernel_size'])
+  x = jax.random.normal(jax.random.key(0), (3, 2, *([6] * rank), 4))   # two batch dims
+  ref = fnn.Conv(**kw)
+  variables = jax.jit(ref.init)(jax.random.key(1), x)
+  want = jax.jit(ref.apply)(variables, x)
+  for impl in ('xla', 'taps'):
+    mine = Conv(**kw, impl=impl)
+    shapes = jax.eval_shape(mine.init, jax.random.key(1), x)      # no compile needed
+    assert jax.tree.map(jnp.shape, shapes) == jax.tree.map(jnp.shape, variables)
+    y = jax.jit(mine.apply)(variables, x)
+    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4, err_msg=impl)
+  # Same initializers and parameter names: the same key gives the same weights.
+  ours = jax.jit(Conv(**kw).init)(jax.random.key(1), x)
+  np.testing.assert_array_equal(ours['params']['kernel'], variables['params']['kernel'])
+  with pytest.raises(ValueError, match="Unknown conv impl 'winograd'; choose one of"):
+    Conv(**kw, impl='winograd').init(jax.random.key(1), x)
