@@ -179,7 +179,7 @@ def reference_results(smoke: bool = False, runs: int = 10, warmup: int = 2,
     return y, t.grad
   add(roi_name(s['rois'], s['roi_features'], 'fwd+bwd'), fwd_bwd, tv)
 
-  import pycocotools
+  from importlib import metadata
   batch = coco_inputs(s['coco_images'], s['coco_dets'], s['coco_classes'])
   gt, dt = _coco_objects(batch, s['coco_classes'])
 
@@ -191,7 +191,7 @@ def reference_results(smoke: bool = False, runs: int = 10, warmup: int = 2,
       ev.summarize()
     return ev.stats
   add(coco_name(s['coco_images'], s['coco_dets']), evaluate,
-      f'pycocotools {getattr(pycocotools, "__version__", "")}'.strip(),
+      f'pycocotools {metadata.version("pycocotools")}',
       info=dict(stats=evaluate().tolist()))
   return out
 

@@ -78,6 +78,9 @@ def coco_match(det_boxes, det_scores, det_labels, det_valid, gt_boxes, gt_labels
   det_boxes, gt_boxes = box_ops.sanitize(jnp.asarray(det_boxes)), box_ops.sanitize(jnp.asarray(gt_boxes))
   det_scores = jnp.asarray(det_scores)
   num_d, num_g = det_boxes.shape[0], gt_boxes.shape[0]
+  if num_d == 0 or num_g == 0:
+    raise ValueError(f'coco_match needs D >= 1 and G >= 1 slots (got {num_d}, {num_g}): pad with '
+                     'invalid entries (det_valid / gt_valid False) instead of empty arrays.')
   gt_crowd = jnp.zeros(num_g, bool) if gt_crowd is None else jnp.asarray(gt_crowd, bool)
   gt_area = box_ops.box_area(gt_boxes) if gt_area is None else jnp.asarray(gt_area)
   det_valid = jnp.asarray(det_valid, bool) & ~jnp.isnan(det_scores)

@@ -101,6 +101,8 @@ def nms(boxes: jax.Array, scores: jax.Array, iou_threshold: float,
   boxes, scores = jnp.asarray(boxes), jnp.asarray(scores)
   n = boxes.shape[0]
   k = n if max_output_size is None else max_output_size
+  if n == 0:
+    return NMSResult(jnp.full((k,), -1, jnp.int32), jnp.int32(0))
   order, sboxes, alive = _candidates(boxes, scores, valid, score_threshold, pre_nms_top_k)
   suppresses = ((lambda iou: iou >= iou_threshold) if suppress_equal
                 else (lambda iou: iou > iou_threshold))
@@ -185,7 +187,8 @@ def _per_class_greedy(order, sboxes, alive, slabels, scores, suppresses, k):
   ranked = jnp.argsort(jnp.where(kept_input, scores, -jnp.inf), descending=True, stable=True)
   ranked = ranked[jnp.argsort(~kept_input[ranked], stable=True)]  # kept -inf scores first too
   count = jnp.minimum(jnp.sum(kept), k).astype(jnp.int32)
-  out = jnp.where(jnp.arange(k) < count, ranked[:k].astype(jnp.int32), -1)
+  ranked = jnp.pad(ranked[:k].astype(jnp.int32), (0, max(k - ranked.shape[0], 0)))
+  out = jnp.where(jnp.arange(k) < count, ranked, -1)
   return NMSResult(out, count)
 
 
@@ -238,6 +241,8 @@ def soft_nms(boxes: jax.Array, scores: jax.Array, max_output_size: int | None = 
   labels = None if labels is None else jnp.asarray(labels)
   n = boxes.shape[0]
   k = n if max_output_size is None else max_output_size
+  if n == 0:
+    return SoftNMSResult(jnp.full((k,), -1, jnp.int32), jnp.zeros((k,), scores.dtype), jnp.int32(0))
   sboxes = box_ops.sanitize(boxes)
   areas = box_ops.box_area(sboxes)
   alive = ~jnp.isnan(scores) & (scores >= score_threshold)
