@@ -87,9 +87,11 @@ def coco_inputs(images: int, dets: int, classes: int, seed: int = 0) -> dict:
   det = np.round((base + rng.normal(0, 0.15, base.shape) * wh) * 4) / 4
   det[..., 2:] = np.maximum(det[..., 2:], det[..., :2] + 1)
   det_labels = np.where(rng.uniform(size=(images, dets)) < 0.8,
-                        np.take_along_axis(gt_labels, pick, 1), rng.integers(0, classes, (images, dets)))
+                        np.take_along_axis(gt_labels, pick, 1),
+                        rng.integers(0, classes, (images, dets)))
   return dict(det_boxes=det.astype(np.float32),
-              det_scores=(np.round(rng.uniform(size=(images, dets)) * 2 ** 20) / 2 ** 20).astype(np.float32),
+              det_scores=(np.round(rng.uniform(size=(images, dets)) * 2 ** 20)
+                          / 2 ** 20).astype(np.float32),
               det_labels=det_labels.astype(np.int32), det_valid=np.ones((images, dets), bool),
               gt_boxes=gt.astype(np.float32), gt_labels=gt_labels.astype(np.int32),
               gt_valid=np.ones((images, g), bool), gt_crowd=crowd)
@@ -150,7 +152,8 @@ def reference_results(smoke: bool = False, runs: int = 10, warmup: int = 2,
   import torchvision
   from pycocotools.cocoeval import COCOeval
   s = sizes(smoke)
-  tv = f'torchvision {torchvision.__version__} (torch {torch.__version__}, {torch.get_num_threads()} threads)'
+  tv = (f'torchvision {torchvision.__version__} (torch {torch.__version__}, '
+        f'{torch.get_num_threads()} threads)')
   out = []
 
   def add(name, fn, source, info=None):

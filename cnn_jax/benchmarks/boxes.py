@@ -36,7 +36,8 @@ KINDS = ('nms', 'batched_nms', 'roi_align', 'coco')
 
 
 def _reference_importable() -> bool:
-  return all(importlib.util.find_spec(m) is not None for m in ('torch', 'torchvision', 'pycocotools'))
+  return all(importlib.util.find_spec(m) is not None
+             for m in ('torch', 'torchvision', 'pycocotools'))
 
 
 def _coco_case(images: int, dets: int, classes: int) -> bench.Case:

@@ -75,7 +75,8 @@ def coco_match(det_boxes, det_scores, det_labels, det_valid, gt_boxes, gt_labels
   Returns:
     ImageMatches in the input detection order.
   """
-  det_boxes, gt_boxes = box_ops.sanitize(jnp.asarray(det_boxes)), box_ops.sanitize(jnp.asarray(gt_boxes))
+  det_boxes = box_ops.sanitize(jnp.asarray(det_boxes))
+  gt_boxes = box_ops.sanitize(jnp.asarray(gt_boxes))
   det_scores = jnp.asarray(det_scores)
   num_d, num_g = det_boxes.shape[0], gt_boxes.shape[0]
   if num_d == 0 or num_g == 0:

@@ -129,7 +129,7 @@ class VocEvaluator:
     self._npos += np.bincount(np.asarray(gt_labels)[counted], minlength=self.num_classes)
 
   def result(self) -> dict:
-    """{'mAP': mean over classes with ground truth, 'AP': `[K]` per class (NaN: no ground truth)}."""
+    """{'mAP': mean over the classes with ground truth, 'AP': `[K]` (NaN: no ground truth)}."""
     if self._rows:
       label, score, tp, fp = (np.concatenate(x) for x in zip(*self._rows))
     else:

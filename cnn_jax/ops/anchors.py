@@ -57,7 +57,7 @@ def grid_anchors(base: jax.Array, grid_size: tuple[int, int], stride: tuple[floa
 
 def feature_strides(image_size: tuple[int, int],
                     grid_sizes: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-  """Integer strides (image_h // grid_h, image_w // grid_w) per level, as torchvision infers them."""
+  """Integer strides (image_h // grid_h, image_w // grid_w) per level, as torchvision's."""
   return [(image_size[0] // g[0], image_size[1] // g[1]) for g in grid_sizes]
 
 

@@ -47,7 +47,7 @@ class NMSResult(NamedTuple):
 
 
 class SoftNMSResult(NamedTuple):
-  """Soft-NMS output: `indices` `[K]` (-1 padded), the decayed `scores` `[K]` (0 padded), `count`."""
+  """Soft-NMS output: `indices` `[K]` (-1 padded), decayed `scores` `[K]` (0 padded), `count`."""
   indices: jax.Array
   scores: jax.Array
   count: jax.Array
@@ -150,7 +150,8 @@ def _per_class_greedy(order, sboxes, alive, slabels, scores, suppresses, k):
   """
   m = order.shape[0]
   by_class = jnp.argsort(slabels, stable=True)  # stable: scores stay sorted within a class
-  order, sboxes, alive, slabels = order[by_class], sboxes[by_class], alive[by_class], slabels[by_class]
+  order, sboxes = order[by_class], sboxes[by_class]
+  alive, slabels = alive[by_class], slabels[by_class]
   areas = box_ops.box_area(sboxes)
   largest = jnp.max(jnp.searchsorted(slabels, slabels, side='right') - jnp.arange(m), initial=0)
   sizes = _windows(m)
@@ -271,6 +272,7 @@ def soft_nms(boxes: jax.Array, scores: jax.Array, max_output_size: int | None = 
     alive = alive & (positions != j) & (current >= score_threshold)
     return count + 1, alive, current, out_i, out_s
 
-  state = (jnp.int32(0), alive, scores, jnp.full((k,), -1, jnp.int32), jnp.zeros((k,), scores.dtype))
+  state = (jnp.int32(0), alive, scores, jnp.full((k,), -1, jnp.int32),
+           jnp.zeros((k,), scores.dtype))
   count, _, _, out_i, out_s = jax.lax.while_loop(cond, body, state)
   return SoftNMSResult(out_i, out_s, count)

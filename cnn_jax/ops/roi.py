@@ -76,7 +76,9 @@ def _align_taps(geometry, s, features_shape, output_size):
   xl, xh, wxl, wxh, mx = _axis_samples(x0, bin_w, gw, ix, output_size[1], width)
   mask = my[:, :, None] & mx[:, None, :]
   corners = ((yl, xl, wyl, wxl), (yl, xh, wyl, wxh), (yh, xl, wyh, wxl), (yh, xh, wyh, wxh))
-  return [(y[:, :, None], x[:, None, :], wy[:, :, None] * wx[:, None, :]) for y, x, wy, wx in corners], mask
+  taps = [(y[:, :, None], x[:, None, :], wy[:, :, None] * wx[:, None, :])
+          for y, x, wy, wx in corners]
+  return taps, mask
 
 
 # spatial_scale is an array argument (no cotangent) so that changing it does not recompile.
