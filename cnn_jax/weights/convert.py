@@ -145,7 +145,7 @@ def convert(state_dict: dict, model, model_name: str, include_head: bool = True,
                         f'{tuple(target[path].shape)}')
       wrong_paths.add(path)
       continue
-    out[path] = np.ascontiguousarray(value, dtype=target[path].dtype)
+    out[path] = value.astype(target[path].dtype, copy=False)
   missing = sorted('/'.join(p) for p in target if p not in out and p not in wrong_paths)
   if unmatched or missing or mismatched:
     raise ConversionError(
