@@ -1,0 +1,179 @@
+"""On-device data augmentation: pure, jittable ops and a spec-driven composer.
+
+    augment = make_augment('flip_lr|pad_crop(pad=4)|color(brightness=0.2, contrast=0.2)')
+    x = augment(key, image)                       # one image [H, W, C] in [0, 1]
+    x, boxes = augment(key, image, boxes)         # boxes [N, 4] xyxy pixels, moved too
+    xs = make_batch_augment(spec)(key, images)    # [B, H, W, C]: one key per image (vmap)
+
+Inside a jitted train step (the batch stays on device, nothing goes back to the host):
+
+    batch_augment = make_batch_augment(config.data.augment)
+    def loss_fn(params, model_state, batch, key):
+      images = batch_augment(jax.random.fold_in(key, 1), batch['image'])
+      ...
+
+Ops (geometric ones also move boxes; see `augment_geometric` / `augment_color` for formulas):
+
+    flip_lr(p=0.5)  flip_ud(p=0.5)                       mirroring
+    pad_crop(pad=4, mode='constant', fill=0.0)          pad-and-crop (shift up to +-pad)
+    random_resized_crop(scale=(0.08, 1.0), ratio=(0.75, 1.333), size=None)   Inception crop
+    rotate(degrees=15.0, mode, fill)  shear(x=10.0, y=0.0, mode, fill)
+    affine(degrees, translate, scale, shear, mode, fill)                   RandomAffine
+    elastic(alpha=34.0, sigma=4.0, mode='nearest', fill)  local warping (map_coordinates)
+    color(brightness, contrast, saturation, hue)  color_shift(delta=0.1)   colour shifting
+    pca_lighting(std=0.1)                                AlexNet's PCA colour augmentation
+
+Spec grammar (a string, so it fits a config field):
+
+    spec  := '' | 'none' | step ('|' step)*
+    step  := NAME | NAME '(' [NAME '=' LITERAL (',' NAME '=' LITERAL)*] ')'
+    LITERAL := a Python literal: 0.2, 4, True, 'reflect', (0.08, 1.0), None
+
+Steps run left to right, each with its own key (`jax.random.split(key, len(steps))`).
+Every step also takes `p=` (probability of applying it; default 1, flips 0.5). Arguments are
+keyword-only; unknown op names or arguments are a ValueError listing the choices. Ranges: a
+number v is U[-v, v], a pair (lo, hi) is U[lo, hi] (e.g. `rotate(degrees=(90, 90))`).
+"""
+import ast
+import functools
+import inspect
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from cnn_jax.ops.augment_color import (color, color_shift, pca_from_images, pca_lighting,
+                                       pca_shift)
+from cnn_jax.ops.augment_geometric import (affine, affine_matrix, clip_boxes, elastic, flip_lr,
+                                           flip_ud, pad_crop, random_resized_crop, rotate, shear,
+                                           transform_boxes, warp_affine)
+
+__all__ = ['make_augment', 'make_batch_augment', 'parse_spec', 'OPS', 'flip_lr', 'flip_ud',
+           'pad_crop', 'random_resized_crop', 'rotate', 'shear', 'affine', 'elastic', 'color',
+           'color_shift', 'pca_lighting', 'pca_shift', 'pca_from_images', 'warp_affine',
+           'affine_matrix', 'transform_boxes', 'clip_boxes']
+
+GEOMETRIC = {'flip_lr': flip_lr, 'flip_ud': flip_ud, 'pad_crop': pad_crop,
+             'random_resized_crop': random_resized_crop, 'rotate': rotate, 'shear': shear,
+             'affine': affine, 'elastic': elastic}
+PHOTOMETRIC = {'color': color, 'color_shift': color_shift, 'pca_lighting': pca_lighting}
+OPS: dict[str, Callable] = {**GEOMETRIC, **PHOTOMETRIC}
+
+
+def op_params(name: str) -> list[str]:
+  """The keyword arguments op `name` accepts in a spec (its own, plus the generic `p`)."""
+  skip = {'key', 'image', 'boxes'}
+  params = [n for n in inspect.signature(OPS[name]).parameters if n not in skip]
+  return params if 'p' in params else params + ['p']
+
+
+def _split_steps(spec: str) -> list[str]:
+  """Splits on '|' outside parentheses."""
+  steps, depth, current = [], 0, ''
+  for ch in spec:
+    depth += (ch in '([') - (ch in ')]')
+    if ch == '|' and depth == 0:
+      steps.append(current)
+      current = ''
+    else:
+      current += ch
+  return [s.strip() for s in steps + [current]]
+
+
+def parse_spec(spec: str) -> list[tuple[str, dict]]:
+  """'flip_lr|pad_crop(pad=4)' -> [('flip_lr', {}), ('pad_crop', {'pad': 4})] (validated)."""
+  spec = (spec or '').strip()
+  if spec.lower() in ('', 'none'):
+    return []
+  steps = []
+  for text in _split_steps(spec):
+    try:
+      node = ast.parse(text, mode='eval').body
+    except SyntaxError:
+      raise ValueError(f'Augment step {text!r} is not NAME or NAME(arg=value, ...).') from None
+    if isinstance(node, ast.Name):
+      name, kwargs = node.id, {}
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.args:
+      name = node.func.id
+      try:
+        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords}
+      except ValueError:
+        raise ValueError(f'Augment step {text!r}: argument values must be literals.') from None
+      if None in kwargs:
+        raise ValueError(f'Augment step {text!r}: **kwargs are not allowed.')
+    else:
+      raise ValueError(f'Augment step {text!r} must be NAME or NAME(arg=value, ...) with '
+                       'keyword arguments only.')
+    if name not in OPS:
+      raise ValueError(f'Unknown augmentation {name!r} in {spec!r}; choose from {sorted(OPS)}.')
+    unknown = sorted(set(kwargs) - set(op_params(name)))
+    if unknown:
+      raise ValueError(f'Augmentation {name!r} has no argument(s) {unknown}; it takes '
+                       f'{op_params(name)}.')
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+    steps.append((name, kwargs))
+  return steps
+
+
+def _step(name: str, kwargs: dict) -> Callable:
+  """(key, image, boxes) -> (image, boxes) for one parsed step, `p` applied generically."""
+  kwargs = dict(kwargs)
+  fn = OPS[name]
+  own_p = 'p' in inspect.signature(fn).parameters
+  p = None if own_p else float(kwargs.pop('p', 1.0))
+  geometric = name in GEOMETRIC
+  if not 0.0 <= kwargs.get('p', 0.5 if own_p else p) <= 1.0:
+    raise ValueError(f'Augmentation {name!r}: p must be in [0, 1].')
+
+  def run(key, image, boxes):
+    k_apply, k_op = jax.random.split(key)
+    if geometric:
+      new_image, new_boxes = fn(k_op, image, boxes, **kwargs)
+    else:
+      new_image, new_boxes = fn(k_op, image, **kwargs), boxes
+    if p is None or p >= 1.0:
+      return new_image, new_boxes
+    apply = jax.random.bernoulli(k_apply, p)
+    return jax.tree.map(lambda a, b: jnp.where(apply, a, b), (new_image, new_boxes),
+                        (image, boxes))
+
+  return run
+
+
+def make_augment(spec: str) -> Callable:
+  """The composed augmentation of `spec` (grammar in the module doc).
+
+  Returns `augment(key, image, boxes=None)`: image `[H, W, C]` float in [0, 1] -> same
+  shape; with boxes `[N, 4]` it returns `(image, boxes)`. Pure: the same key gives the same
+  result; works under jit and vmap. `augment.steps` holds the parsed steps.
+  """
+  steps = [_step(name, kwargs) for name, kwargs in parse_spec(spec)]
+
+  def augment(key, image, boxes=None):
+    out, out_boxes = image, boxes
+    for step_key, step in zip(jax.random.split(key, max(len(steps), 1)), steps):
+      out, out_boxes = step(step_key, out, out_boxes)
+    return out if boxes is None else (out, out_boxes)
+
+  augment.steps = parse_spec(spec)
+  augment.spec = spec
+  return augment
+
+
+def make_batch_augment(spec: str) -> Callable:
+  """`augment(key, images, boxes=None)` for a batch `[B, H, W, C]` (boxes `[B, N, 4]`):
+  `make_augment(spec)` vmapped with one key per image (`jax.random.split(key, B)`)."""
+  single = make_augment(spec)
+
+  @functools.wraps(single)
+  def augment(key, images, boxes=None):
+    if not single.steps:
+      return images if boxes is None else (images, boxes)
+    keys = jax.random.split(key, images.shape[0])
+    if boxes is None:
+      return jax.vmap(single)(keys, images)
+    return jax.vmap(single)(keys, images, boxes)
+
+  augment.steps = single.steps
+  augment.spec = spec
+  return augment
