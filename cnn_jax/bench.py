@@ -7,7 +7,9 @@
 For each case: `jax.jit(fn).lower(*args).compile()` is timed on its own (compile_s), the
 compiled executable is warmed up, then timed `runs` times with `block_until_ready`; each
 sample repeats the call `number` times (chosen so a sample lasts >= `min_sample_s`, so that
-sub-millisecond kernels are not all timer noise) and reports seconds per call.
+sub-millisecond kernels are not all timer noise) and reports seconds per call. The cases of
+one workload (same `name`) are sampled interleaved, round-robin, so that on a shared machine
+they see the same background load and their ratios stay honest (`time_group`).
 
     GFLOP/s = flops / median_s / 1e9,   peak fraction = GFLOP/s / matmul peak,
     speedup vs baseline = baseline median_s / median_s  (> 1: faster than the baseline)
@@ -18,6 +20,7 @@ a large square `jnp.dot` measured in the same run, so every figure is also a fra
 this machine can do right now.
 """
 import dataclasses
+import functools
 import json
 import math
 import platform
@@ -99,26 +102,30 @@ def _cost_flops(compiled) -> float | None:
   return float(cost['flops'])
 
 
+def _sample(call: Callable[[], Any], number: int) -> float:
+  t = time.perf_counter()
+  for _ in range(number):
+    out = call()
+  _block(out)
+  return (time.perf_counter() - t) / number
+
+
+def _warm(call: Callable[[], Any], warmup: int, min_sample_s: float) -> int:
+  """Runs `warmup` calls, then returns `number`: calls per sample so a sample >= min_sample_s."""
+  for _ in range(max(warmup, 1)):
+    _block(call())
+  once = _sample(call, 1)
+  return max(1, math.ceil(min_sample_s / max(once, 1e-9))) if once < min_sample_s else 1
+
+
 def time_compiled(call: Callable[[], Any], runs: int = 20, warmup: int = 2,
                   min_sample_s: float = 0.02) -> tuple[list[float], int]:
   """Times `call()` (already compiled): returns (per-call seconds of each sample, number).
 
   Warm-up calls come first; `number` calls per sample make each sample >= min_sample_s.
   """
-  for _ in range(max(warmup, 1)):
-    _block(call())
-  t = time.perf_counter()
-  _block(call())
-  once = time.perf_counter() - t
-  number = max(1, math.ceil(min_sample_s / max(once, 1e-9))) if once < min_sample_s else 1
-  samples = []
-  for _ in range(runs):
-    t = time.perf_counter()
-    for _ in range(number):
-      out = call()
-    _block(out)
-    samples.append((time.perf_counter() - t) / number)
-  return samples, number
+  number = _warm(call, warmup, min_sample_s)
+  return [_sample(call, number) for _ in range(runs)], number
 
 
 def _summarise(name, impl, compile_s, samples, number, flops, info, source='jax') -> Result:
@@ -131,16 +138,34 @@ def _summarise(name, impl, compile_s, samples, number, flops, info, source='jax'
                 info=dict(info), samples_s=[float(s) for s in samples])
 
 
+def time_group(cases: Sequence[Case], runs: int = 20, warmup: int = 2,
+               min_sample_s: float = 0.02) -> list[Result]:
+  """Times cases *interleaved*: sample i of every case is taken before sample i + 1 of any.
+
+  On a shared, noisy machine this makes the cases of one workload see the same background
+  load, so their ratios stay meaningful even when absolute times drift. Each case is
+  compiled first (lower + compile, timed separately) and warmed up.
+  """
+  prepared = []
+  for case in cases:
+    args = _block(case.args() if callable(case.args) else case.args)
+    t = time.perf_counter()
+    compiled = jax.jit(case.fn).lower(*args).compile()
+    compile_s = time.perf_counter() - t
+    flops = case.flops if case.flops is not None else _cost_flops(compiled)
+    call = functools.partial(compiled, *args)
+    prepared.append((case, call, compile_s, flops, _warm(call, warmup, min_sample_s)))
+  samples = [[] for _ in prepared]
+  for _ in range(runs):
+    for i, (_, call, _, _, number) in enumerate(prepared):
+      samples[i].append(_sample(call, number))
+  return [_summarise(c.name, c.impl, compile_s, s, number, flops, c.info)
+          for (c, _, compile_s, flops, number), s in zip(prepared, samples)]
+
+
 def time_case(case: Case, runs: int = 20, warmup: int = 2, min_sample_s: float = 0.02) -> Result:
   """Compiles (timed separately: lower + compile), warms up and times one case."""
-  args = case.args() if callable(case.args) else case.args
-  args = _block(args)
-  t = time.perf_counter()
-  compiled = jax.jit(case.fn).lower(*args).compile()
-  compile_s = time.perf_counter() - t
-  flops = case.flops if case.flops is not None else _cost_flops(compiled)
-  samples, number = time_compiled(lambda: compiled(*args), runs, warmup, min_sample_s)
-  return _summarise(case.name, case.impl, compile_s, samples, number, flops, case.info)
+  return time_group([case], runs, warmup, min_sample_s)[0]
 
 
 def matmul_peak(n: int = 2048, dtype=jnp.float32, runs: int = 10) -> Result:
@@ -179,6 +204,9 @@ def run(cases: Sequence[Case], baseline: str | None = None, runs: int = 20, warm
         log: Callable[[str], None] | None = print) -> Report:
   """Times every case, measures the matmul peak (`peak_n` = 0 skips it) and builds a Report.
 
+  Consecutive cases with the same name (one workload, several impls) are timed interleaved
+  (`time_group`). The peak is measured before and after the cases; the better one is kept.
+
   Args:
     cases: what to time, in order.
     baseline: the `impl` that speedups are relative to (per case name).
@@ -186,18 +214,32 @@ def run(cases: Sequence[Case], baseline: str | None = None, runs: int = 20, warm
     log: called with one line per finished case (None: silent).
   """
   results = []
-  peak = matmul_peak(peak_n) if peak_n else None
-  if log and peak:
-    log(f'matmul peak: {peak.gflops:.1f} GFLOP/s ({peak.name}, median {peak.median_s * 1e3:.2f} ms)')
-  for case in cases:
-    r = time_case(case, runs=runs, warmup=warmup, min_sample_s=min_sample_s)
-    results.append(r)
-    if log:
-      g = f'{r.gflops:7.1f} GFLOP/s' if r.gflops else ''
-      log(f'  {r.name} [{r.impl}]: compile {r.compile_s:.2f} s, median {r.median_s * 1e3:.3f} ms {g}')
+  peaks = [matmul_peak(peak_n)] if peak_n else []
+  if log and peaks:
+    log(f'matmul peak: {peaks[0].gflops:.1f} GFLOP/s ({peaks[0].name}, '
+        f'median {peaks[0].median_s * 1e3:.2f} ms)')
+  groups: list[list[Case]] = []
+  for case in cases:  # consecutive cases of one name are timed interleaved
+    if groups and groups[-1][0].name == case.name:
+      groups[-1].append(case)
+    else:
+      groups.append([case])
+  for group in groups:
+    for r in time_group(group, runs=runs, warmup=warmup, min_sample_s=min_sample_s):
+      results.append(r)
+      if log:
+        g = f'{r.gflops:7.1f} GFLOP/s' if r.gflops else ''
+        log(f'  {r.name} [{r.impl}]: compile {r.compile_s:.2f} s, '
+            f'median {r.median_s * 1e3:.3f} ms {g}')
+  if peak_n:
+    peaks.append(matmul_peak(peak_n))
   names = {r.name for r in results}
   results += [dataclasses.replace(e) for e in external if e.name in names]
-  return finish(results, baseline, peak)
+  # Background load only ever lowers the peak: keep the better of the two measurements.
+  peak = max(peaks, key=lambda r: r.gflops) if peaks else None
+  report = finish(results, baseline, peak)
+  report.machine['peak_gflops_start_end'] = [round(p.gflops, 1) for p in peaks]
+  return report
 
 
 def to_dict(report: Report) -> dict:
