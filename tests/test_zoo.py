@@ -47,18 +47,23 @@ def abstract_variables(model, shape=(224, 224, 3)):
   return jax.eval_shape(lambda x: model.init({'params': jax.random.key(0)}, x), x)
 
 
+@functools.lru_cache(maxsize=None)
+def registered_variables(name: str, **kwargs):
+  """Abstract variables of registered model `name` at 224x224x3 (cached across tests)."""
+  return abstract_variables(models.create(name, **kwargs))
+
+
 def count(tree) -> int:
   return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(tree))
 
 
 @pytest.mark.parametrize('name', sorted(REFERENCE_PARAMS))
 def test_parameter_counts_equal_the_references(name):
-  rows = models.summarize(models.create(name), (224, 224, 3))
-  assert rows[-1].params == REFERENCE_PARAMS[name]
+  assert count(registered_variables(name)['params']) == REFERENCE_PARAMS[name]
 
 
 def test_mobilenet_v1_batch_norm_statistics_equal_keras():
-  variables = abstract_variables(models.create('mobilenet_v1'))
+  variables = registered_variables('mobilenet_v1')
   assert count(variables['params']) == 4_231_976
   assert count(variables['batch_stats']) == 21_888  # Keras' non-trainable parameters
 
@@ -68,7 +73,7 @@ def test_torchvision_state_dict_maps_one_to_one(fixture_name):
   """Every torchvision entry has exactly one variable of its shape; none is left over."""
   reference = TORCHVISION[fixture_name]
   name, kwargs = FIXTURE_MODELS.get(fixture_name, (fixture_name, {}))
-  variables = abstract_variables(models.create(name, **kwargs))
+  variables = registered_variables(name, **kwargs)
   ours = flatten(dict(variables))
   mapped = {}
   for key, shape in reference['state']:
@@ -183,7 +188,7 @@ def test_train_flag_drives_batch_norm():
   assert not np.allclose(train_out[:1], train_one)
 
 
-@pytest.mark.parametrize('name', ['alexnet', 'vgg11', 'mobilenet_v2'])
+@pytest.mark.parametrize('name', ['alexnet', 'vgg11'])
 def test_train_flag_drives_dropout(name):
   model = _tiny(name) if name != 'vgg11' else models.create(
       'vgg11', num_classes=5, small_input=True, width_multiplier=1 / 16)
@@ -236,12 +241,34 @@ def test_indexed_sequential_names_by_position_and_rejects_instances():
     IndexedSequential((nn.Dense(3),)).init(key(0), jnp.ones((1, 4)))
 
 
-@pytest.mark.parametrize('name', [n for n in models.names() if n != 'lenet5'])
-def test_summary_table_for_every_registered_model(name):
-  model = models.create(name)
-  rows = models.summarize(model, (224, 224, 3), depth=2)
+# One model per family: (name, depth-2 rows that must appear with their activation shapes).
+SUMMARY_ROWS = {
+    'alexnet': {'features/0': (55, 55, 64), 'features/12': (6, 6, 256), 'avgpool': (6, 6, 256),
+                'classifier/6': (1000,)},
+    'vgg16_bn': {'features/0': (224, 224, 64), 'features/43': (7, 7, 512), 'classifier/6': (1000,)},
+    'resnet50': {'maxpool': (56, 56, 64), 'layer1/0': (56, 56, 256), 'layer4/2': (7, 7, 2048),
+                 'fc': (1000,)},
+    'googlenet': {'maxpool2': (28, 28, 192), 'inception3a': (28, 28, 256),
+                  'inception4e': (14, 14, 832), 'inception5b': (7, 7, 1024), 'fc': (1000,)},
+    'mobilenet_v1': {'conv1': (112, 112, 32), 'block_13': (7, 7, 1024), 'conv_preds': (1, 1, 1000)},
+    'mobilenet_v2': {'features/0': (112, 112, 32), 'features/17': (7, 7, 320),
+                     'features/18': (7, 7, 1280), 'classifier/1': (1000,)},
+}
+
+
+@pytest.mark.parametrize('name', sorted(SUMMARY_ROWS))
+def test_summary_table_has_the_reference_shapes_and_total(name):
+  rows = models.summarize(models.create(name), (224, 224, 3), depth=2)
   assert rows[0].layer == 'Input' and rows[-1].layer == 'Total'
-  assert rows[-2].size == 1000  # the last layer's logits
-  assert rows[-1].params == count(abstract_variables(model)['params'])
+  shapes = {r.layer: r.shape for r in rows}
+  assert {k: shapes.get(k) for k in SUMMARY_ROWS[name]} == SUMMARY_ROWS[name]
+  assert rows[-1].params == REFERENCE_PARAMS.get(name, 138_365_992)  # vgg16_bn: torchvision's
   text = models.format_summary(rows)
   assert 'Total' in text and f'{rows[-1].params:,}' in text
+
+
+def test_every_registered_model_is_summarised_by_the_config():
+  import runpy
+  get_config = runpy.run_path(str(pathlib.Path(__file__).parents[1] / 'experiments' / 'summary.py'))['get_config']
+  for name in models.names():
+    assert get_config(name).model.name == name

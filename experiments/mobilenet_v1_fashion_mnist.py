@@ -1,0 +1,30 @@
+r"""MobileNet v1 (32x32 variant, alpha 0.5) on Fashion-MNIST.
+
+SGD momentum 0.9, weight decay 4e-5 (MobileNet's light decay; not on batch norm or biases),
+label smoothing 0.1. small_input: conv1 stride 1 (32 -> 2x2 at block_13). conv_impl='taps':
+on CPU, XLA's depthwise-convolution gradients are several times slower than the per-tap
+matmul formulation (measured in docs/zoo.md). 0.82 M parameters at alpha 0.5.
+
+Command:
+  python launch.py --config experiments/mobilenet_v1_fashion_mnist.py --workdir runs/mobilenet_v1_fashion_mnist
+
+Recipe on top of experiments/resnet_fashion_mnist.py (same data: Fashion-MNIST 32x32x1,
+batch 64, 800 steps, SGD momentum, no weight decay on batch-norm params and biases, warmup
++ cosine). Time and result on a 2-core CPU: see docs/zoo.md. `:smoke` is the tests' variant.
+"""
+import os
+import runpy
+
+import ml_collections
+
+_BASE = runpy.run_path(os.path.join(os.path.dirname(__file__), 'resnet_fashion_mnist.py'))['get_config']
+
+
+def get_config(arg: str | None = None):
+  c = _BASE(arg)
+  c.model = ml_collections.ConfigDict(dict(
+      name='mobilenet_v1', num_classes=10, small_input=True, alpha=0.5, conv_impl='taps'))
+  c.optimizer.weight_decay = 4e-5
+  if arg == 'smoke':
+    c.model.alpha = 0.25
+  return c
