@@ -54,8 +54,8 @@ def init_variables(config, model, input_shape, key) -> dict:
   if os.path.isdir(source):
     pretrained = pretrained_lib.workdir_variables(source)
   else:
-    from cnn_jax import weights
-    pretrained = weights.load(config.model.name, source)
+    from cnn_jax import weights  # the file's head is left out when num_classes differs
+    pretrained = weights.load(config.model.name, source, num_classes=model.num_classes)
   reinit = tuple(config.get('transfer', {}).get('reinit', ()))
   merged, loaded, fresh = pretrained_lib.merge_pretrained(jax.device_get(variables), pretrained, reinit)
   logging.info('init_from %s: loaded %d arrays; fresh: %s', source, len(loaded), fresh)
@@ -70,9 +70,25 @@ def frozen_batchnorm_predicate(config):
   return lambda path: optim.lr_multiplier(f'{path}/scale', lr_mults) == 0
 
 
-def make_loss_fn(model, label_smoothing: float, frozen_bn=None, augment=None):
+NORMALIZATIONS = ('', 'imagenet')
+
+
+def make_normalize(name: str):
+  """images in [0, 1] -> model input: identity, or (x - mean) / std with ImageNet's
+  statistics ('imagenet', what torchvision's pretrained weights expect)."""
+  if name not in NORMALIZATIONS:
+    raise ValueError(f'Unknown normalize {name!r}; choose one of {list(NORMALIZATIONS)} (config.data.normalize).')
+  if not name:
+    return lambda x: x
+  from cnn_jax.weights.imagenet import MEAN, STD
+  return lambda x: (x - jnp.asarray(MEAN, x.dtype)) / jnp.asarray(STD, x.dtype)
+
+
+def make_loss_fn(model, label_smoothing: float, frozen_bn=None, augment=None,
+                 normalize=lambda x: x):
   """loss_fn(params, model_state, batch, key) for the train library. `frozen_bn`: predicate
-  on module paths whose batch norm runs on running averages; `augment`: fn(key, image)."""
+  on module paths whose batch norm runs on running averages; `augment`: fn(key, image) on
+  [0, 1] images; `normalize`: applied after augmentation."""
 
   def loss_fn(params, model_state, batch, key):
     mutable = list(model_state)
@@ -80,6 +96,7 @@ def make_loss_fn(model, label_smoothing: float, frozen_bn=None, augment=None):
     if augment is not None:  # on device, inside the jitted step: one key per image
       aug_key, key = jax.random.split(key)
       images = jax.vmap(augment)(jax.random.split(aug_key, images.shape[0]), images)
+    images = normalize(images)
     with (running_average_batchnorm(frozen_bn) if frozen_bn else contextlib.nullcontext()):
       out = model.apply({'params': params, **model_state}, images, train=True,
                         rngs={'dropout': key}, mutable=mutable or False)
@@ -90,11 +107,11 @@ def make_loss_fn(model, label_smoothing: float, frozen_bn=None, augment=None):
   return loss_fn
 
 
-def make_metric_fn(model, num_classes: int):
+def make_metric_fn(model, num_classes: int, normalize=lambda x: x):
   """metric_fn(params, model_state, batch) -> per-example loss, accuracy, top-5, confusion."""
 
   def metric_fn(params, model_state, batch):
-    logits = model.apply({'params': params, **model_state}, batch['image'], train=False)
+    logits = model.apply({'params': params, **model_state}, normalize(batch['image']), train=False)
     values = {'loss': cross_entropy(logits, batch['label']),
               'accuracy': correct(logits, batch['label']),
               'confusion': confusion_terms(logits, batch['label'])}
@@ -141,8 +158,9 @@ def run(config, workdir: str) -> loop.FitResult:
   if augment_spec:
     from cnn_jax.ops.augment import make_augment
     augment = make_augment(augment_spec)
+  normalize = make_normalize(data.get('normalize', ''))
   loss_fn = make_loss_fn(model, config.loss.label_smoothing, frozen_batchnorm_predicate(config),
-                         augment)
+                         augment, normalize)
   writer = MetricWriter(workdir) if chief else None
   try:
     result = loop.fit(
@@ -151,7 +169,7 @@ def run(config, workdir: str) -> loop.FitResult:
         examples_per_step=data.batch_size, log_every=config.train.log_every,
         eval_every=config.train.eval_every, checkpoint_every=config.train.checkpoint_every,
         keep_checkpoints=config.train.keep_checkpoints,
-        eval_step=make_eval_step(make_metric_fn(model, dataset.num_classes), mesh),
+        eval_step=make_eval_step(make_metric_fn(model, dataset.num_classes, normalize), mesh),
         eval_batches=eval_batches, writer=writer, show_progress=chief)
   finally:
     if writer:
@@ -161,11 +179,12 @@ def run(config, workdir: str) -> loop.FitResult:
     logging.info('Step %d: test accuracy %.4f, loss %.4f on %d images.', config.train.steps,
                  means['accuracy'], means['loss'], int(result.eval['count']))
     if chief:
-      draw_pictures(workdir, model, result.state, dataset, result.eval['confusion'], fit_kwargs)
+      draw_pictures(workdir, model, result.state, dataset, result.eval['confusion'], fit_kwargs,
+                    normalize)
   return result
 
 
-def draw_pictures(workdir, model, state, dataset, confusion, fit_kwargs) -> None:
+def draw_pictures(workdir, model, state, dataset, confusion, fit_kwargs, normalize) -> None:
   """curves.png, confusion.png and predictions.png (32 test images spread over the split)."""
   plot_curves(os.path.join(workdir, 'metrics.jsonl'), os.path.join(workdir, 'curves.png'))
   plot_confusion(confusion, dataset.class_names, os.path.join(workdir, 'confusion.png'))
@@ -174,6 +193,6 @@ def draw_pictures(workdir, model, state, dataset, confusion, fit_kwargs) -> None
   images = prepare_images(batch['image'], fit_kwargs['image_size'], fit_kwargs['resize'],
                           fit_kwargs['channels'])
   variables = jax.device_get({'params': state.params, **state.model_state})
-  logits = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, images)
+  logits = jax.jit(lambda v, x: model.apply(v, normalize(x), train=False))(variables, images)
   plot_predictions(images, batch['label'], np.argmax(logits, -1), dataset.class_names,
                    os.path.join(workdir, 'predictions.png'))
