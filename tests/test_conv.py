@@ -11,9 +11,9 @@ from jax.test_util import check_grads
 
 from cnn_jax.nn.conv import Conv
 from cnn_jax.ops import conv as C
+from cnn_jax.ops import conv_winograd as winograd
 from cnn_jax.ops import padding as P
 
-OTHERS = [i for i in C.IMPLS if i != 'xla']
 
 
 def test_output_size_and_padding_rules():
@@ -81,13 +81,13 @@ def _all_impls(x, w, kw, with_grads, impls=C.IMPLS):
   return jax.jit(run)(x, w, g)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(conv_problems())
 def test_formulations_equal_lax_and_output_size(problem):
   x, w, kw = problem
-  outs = _all_impls(x, w, kw, with_grads=False)
+  outs = _all_impls(x, w, kw, with_grads=False, impls=[i for i in C.IMPLS if i != 'winograd'])
   ref = outs['xla'][0]
-  for impl in OTHERS:
+  for impl in outs:
     np.testing.assert_allclose(outs[impl][0], ref, rtol=1e-4, atol=1e-4, err_msg=impl)
   # n_out = floor((n + lo + hi - d (f - 1) - 1) / s) + 1 per dim, whatever the formulation.
   pads = P.explicit_padding(kw['padding'], x.shape[1:-1], w.shape[:-2], kw['strides'],
@@ -97,14 +97,14 @@ def test_formulations_equal_lax_and_output_size(problem):
   assert list(ref.shape) == [x.shape[0], *expect, w.shape[-1]]
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(conv_problems())
 def test_gradients_agree_across_formulations(problem):
-  """jax.grad through im2col (autodiff) and taps (custom VJP) equals lax.conv's gradients
-  ('direct' is gradient-checked on the fixed cases below: its gather compiles slowly)."""
+  """jax.grad through im2col (autodiff), taps and fast (custom VJPs) equals lax.conv's
+  ('direct' and 'winograd' are gradient-checked on the fixed cases below)."""
   x, w, kw = problem
-  outs = _all_impls(x, w, kw, with_grads=True, impls=('xla', 'im2col', 'taps'))
-  for impl in ('im2col', 'taps'):
+  outs = _all_impls(x, w, kw, with_grads=True, impls=('xla', 'im2col', 'taps', 'fast'))
+  for impl in ('im2col', 'taps', 'fast'):
     for name, got, want in zip(('y', 'dx', 'dw'), outs[impl], outs['xla']):
       np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-4, err_msg=f'{impl} {name}')
 
@@ -132,6 +132,28 @@ def test_check_grads_numerically_and_second_order():
                                     argnums=(0, 1))(x, w) for i in ('direct', 'xla')])()
   for a, b in zip(*grads):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('x_shape,w_shape,kw', [
+    ((2, 6, 5, 8), (1, 1, 8, 6), {}),                                    # pointwise
+    ((2, 7, 7, 4), (3, 3, 1, 8), dict(groups=4, padding='SAME')),         # depthwise x2
+    ((2, 9, 9, 1), (5, 5, 1, 3), {}),                                     # tiny C_in
+    ((1, 5, 4, 6, 6), (3, 3, 3, 6, 4), dict(padding=1)),                  # 3-D
+    ((2, 5, 4, 256), (3, 3, 256, 8), dict(padding='SAME')),               # winograd
+    ((2, 7, 6, 6), (3, 3, 6, 5), dict(padding=((2, 0), (1, 1)))),         # winograd, odd
+    ((2, 8, 8, 6), (3, 3, 6, 5), dict(strides=2, padding='SAME')),        # xla + im2col dx
+], ids=['pointwise', 'depthwise', 'tiny_cin', '3d', 'winograd_plan', 'winograd_odd', 'strided'])
+def test_fast_and_winograd_every_plan_branch(x_shape, w_shape, kw):
+  """Each branch of `conv_fast.plan` (and Winograd, whose backward is its autodiff) gives
+  lax.conv's values and gradients."""
+  x = jax.random.normal(jax.random.key(0), x_shape)
+  w = jax.random.normal(jax.random.key(1), w_shape) * 0.3
+  impls = ('winograd', 'fast') if winograd.supports(w_shape, **{k: v for k, v in kw.items()
+                                                               if k != 'padding'}) else ('fast',)
+  outs = _all_impls(x, w, kw, with_grads=True, impls=('xla', *impls))
+  for impl in impls:
+    for name, got, want in zip(('y', 'dx', 'dw'), outs[impl], outs['xla']):
+      np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-4, err_msg=f'{impl} {name}')
 
 
 def test_stride_larger_than_kernel_and_input_dilation():
@@ -200,7 +222,7 @@ def test_module_is_a_drop_in_for_flax_conv(kw):
   ref = fnn.Conv(**kw)
   variables = jax.jit(ref.init)(jax.random.key(1), x)
   want = jax.jit(ref.apply)(variables, x)
-  for impl in ('xla', 'taps'):
+  for impl in ('xla', 'fast') if kw['kernel_size'] == (3, 3) else ('xla',):
     mine = Conv(**kw, impl=impl)
     shapes = jax.eval_shape(mine.init, jax.random.key(1), x)      # no compile needed
     assert jax.tree.map(jnp.shape, shapes) == jax.tree.map(jnp.shape, variables)
@@ -209,5 +231,5 @@ def test_module_is_a_drop_in_for_flax_conv(kw):
   # Same initializers and parameter names: the same key gives the same weights.
   ours = jax.jit(Conv(**kw).init)(jax.random.key(1), x)
   np.testing.assert_array_equal(ours['params']['kernel'], variables['params']['kernel'])
-  with pytest.raises(ValueError, match="Unknown conv impl 'winograd'; choose one of"):
-    Conv(**kw, impl='winograd').init(jax.random.key(1), x)
+  with pytest.raises(ValueError, match="Unknown conv impl 'fft'; choose one of"):
+    Conv(**kw, impl='fft').init(jax.random.key(1), x)

@@ -32,8 +32,9 @@ class Conv(nn.Module):
     input_dilation, kernel_dilation: zeros between input cells / between kernel taps.
     feature_group_count: groups (C_in for depthwise).
     use_bias, kernel_init, bias_init, dtype, param_dtype: as in `flax.linen.Conv`.
-    impl: the formulation, one of `cnn_jax.ops.conv.IMPLS`: 'xla' (lax.conv_general_dilated),
-      'im2col', 'taps' (per-tap matmuls, custom VJP), 'direct' (teaching, tiny inputs only).
+    impl: the formulation, one of `cnn_jax.ops.conv.IMPLS`: 'xla' (lax.conv_general_dilated,
+      the default), 'fast' (per pass the fastest measured formulation), 'im2col', 'taps'
+      (per-tap matmuls, custom VJP), 'winograd' (3x3 stride 1), 'direct' (teaching only).
   """
   features: int
   kernel_size: int | Sequence[int]

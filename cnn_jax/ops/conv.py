@@ -21,6 +21,9 @@ Formulations (`conv(..., impl=...)`, all equal to `lax.conv_general_dilated`):
   'im2col'  shifted strided slices stacked into a patch matrix, then one matmul.
   'taps'    per-tap matmul accumulation with a `custom_vjp` whose backward passes are
             also per-tap matmuls: see `ops.conv_taps`.
+  'winograd' F(2x2, 3x3) for 2-D 3x3 stride-1 dense convs (else 'xla'): `ops.conv_winograd`.
+  'fast'    per pass (forward, dx, dw) the formulation measured fastest for the shape, in a
+            `custom_vjp`: see `ops.conv_fast`. The one to use for speed.
 """
 import itertools
 import math
@@ -177,12 +180,14 @@ def conv_im2col(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
 
 
 def _impls() -> dict[str, Callable]:
-  from cnn_jax.ops import conv_taps  # the fast form lives in its own file
+  # The matmul-heavy forms live in their own files (they import this one).
+  from cnn_jax.ops import conv_fast, conv_taps, conv_winograd
   return {'direct': conv_direct, 'xla': conv_xla, 'im2col': conv_im2col,
-          'taps': conv_taps.conv_taps}
+          'taps': conv_taps.conv_taps, 'winograd': conv_winograd.conv_winograd,
+          'fast': conv_fast.conv_fast}
 
 
-IMPLS = ('direct', 'xla', 'im2col', 'taps')
+IMPLS = ('direct', 'xla', 'im2col', 'taps', 'winograd', 'fast')
 
 
 def conv(x: jax.Array, w: jax.Array, bias: jax.Array | None = None,
@@ -203,7 +208,7 @@ def conv(x: jax.Array, w: jax.Array, bias: jax.Array | None = None,
     dilation: kernel dilation d (atrous), int or per dim.
     groups: feature groups; C_in and C_out must both be divisible by it.
     input_dilation: zeros inserted between input cells (the transpose-conv trick).
-    impl: one of `IMPLS` ('direct', 'xla', 'im2col', 'taps').
+    impl: one of `IMPLS` ('direct', 'xla', 'im2col', 'taps', 'winograd', 'fast').
   Returns:
     `[N, *out, C_out]`.
   """
