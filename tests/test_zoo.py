@@ -21,6 +21,7 @@ from cnn_jax.nn.pooling import AdaptiveAvgPool, MaxPool
 from cnn_jax.nn.residual import BasicBlock, Bottleneck
 from cnn_jax.nn.sequential import IndexedSequential
 from torchvision_names import flatten, flax_path, flax_shape, to_flax_variables
+from zoo_testing import FAST_COMPILE, key, numpy_variables
 
 FIXTURES = pathlib.Path(__file__).parent / 'fixtures'
 TORCHVISION = json.loads((FIXTURES / 'torchvision_zoo.json').read_text())['models']
@@ -35,11 +36,6 @@ REFERENCE_PARAMS = {
     'resnet152': 60_192_808, 'googlenet': 6_624_904, 'mobilenet_v2': 3_504_872,
     'mobilenet_v1': 4_231_976}
 SMALL = dict(small_input=True)
-
-
-def key(seed: int) -> jax.Array:
-  """A PRNG key whose generator compiles fast on CPU (threefry's takes seconds per shape)."""
-  return jax.random.key(seed, impl='rbg')
 
 
 def abstract_variables(model, shape=(224, 224, 3)):
@@ -113,16 +109,28 @@ def test_blocks_reproduce_torchvision_outputs(name):
   x, expected, variables = _tv_case(np.load(FIXTURES / 'torchvision_blocks.npz'), name)
   block = _blocks()[name]
   kwargs = dict(train=False) if name == 'mobilenet_v2' else {}
-  out = jax.jit(lambda v, x: block.apply(v, x, **kwargs))(variables, x)
+  out = jax.jit(lambda v, x: block.apply(v, x, **kwargs), compiler_options=FAST_COMPILE)(variables, x)
   np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-4, atol=1e-5)
 
 
-def test_conv_impl_reaches_every_conv():
-  """The model's conv_impl selects the formulation; results agree with 'xla'."""
-  x, expected, variables = _tv_case(np.load(FIXTURES / 'torchvision_blocks.npz'), 'mobilenet_v2')
-  model = models.create('mobilenet_v2', alpha=0.1, num_classes=10, conv_impl='im2col')
-  out = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, x)
+def _has_xla_convolution(model) -> bool:
+  x = jax.ShapeDtypeStruct((1, 32, 32, 3), jnp.float32)
+  variables = jax.eval_shape(model.init, key(0), x)
+  return 'conv_general_dilated' in str(jax.make_jaxpr(lambda v, x: model.apply(v, x))(variables, x))
+
+
+@pytest.mark.parametrize('name', ['alexnet', 'resnet18', 'googlenet', 'mobilenet_v1', 'mobilenet_v2'])
+def test_conv_impl_reaches_every_conv(name):
+  """With conv_impl='im2col' no XLA convolution is left in the model's program."""
+  assert not _has_xla_convolution(models.create(name, small_input=True, conv_impl='im2col'))
+
+
+def test_conv_impl_gives_the_same_numbers():
+  x, expected, variables = _tv_case(np.load(FIXTURES / 'torchvision_blocks.npz'), 'bottleneck')
+  block = Bottleneck(4, 2, conv_layer=conv_factory('im2col'), norm_layer=norm_factory(train=False))
+  out = jax.jit(block.apply, compiler_options=FAST_COMPILE)(variables, x)
   np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-4, atol=1e-5)
+  assert _has_xla_convolution(models.create('resnet18', small_input=True))  # the default 'xla'
   with pytest.raises(ValueError, match='conv impl'):
     jax.eval_shape(models.create('resnet18', conv_impl='nonsense').init, key(0), x[:1])
 
@@ -167,9 +175,9 @@ def test_train_flag_drives_batch_norm():
   0.1 (Flax 0.9); train=False: running statistics, so each example is independent."""
   model = _tiny('resnet18')
   x = jax.random.uniform(key(0), (4, 32, 32, 3))
-  variables = jax.jit(model.init)(key(1), x)
+  variables = numpy_variables(model, x)
 
-  @jax.jit
+  @jax.jit(compiler_options=FAST_COMPILE)
   def run(variables, x):
     train_out, state = model.apply(variables, x, train=True, mutable=['batch_stats'])
     train_one = model.apply(variables, x[:1], train=True, mutable=['batch_stats'])[0]
@@ -193,10 +201,10 @@ def test_train_flag_drives_dropout(name):
   model = _tiny(name) if name != 'vgg11' else models.create(
       'vgg11', num_classes=5, small_input=True, width_multiplier=1 / 16)
   x = jax.random.uniform(key(0), (2, 32, 32, 3))
-  variables = jax.jit(model.init)(key(1), x)
+  variables = numpy_variables(model, x)
   mutable = ['batch_stats'] if 'batch_stats' in variables else False
 
-  @jax.jit
+  @jax.jit(compiler_options=FAST_COMPILE)
   def run(variables, key):
     train = model.apply(variables, x, train=True, rngs={'dropout': key}, mutable=mutable)
     return train[0] if mutable else train, model.apply(variables, x, train=False)
@@ -210,7 +218,7 @@ def test_train_flag_drives_dropout(name):
 def test_googlenet_auxiliary_heads_run_in_training_only():
   model = _tiny('googlenet', aux_logits=True)
   x = jax.ShapeDtypeStruct((2, 32, 32, 3), jnp.float32)
-  variables = jax.eval_shape(lambda x: jax.jit(model.init)(key(1), x), x)
+  variables = jax.eval_shape(model.init, key(1), x)
   assert {'aux1', 'aux2'} <= set(variables['params'])
   train = jax.eval_shape(lambda v, x: model.apply(
       v, x, train=True, return_aux=True, rngs={'dropout': key(2)},
@@ -223,10 +231,10 @@ def test_googlenet_auxiliary_heads_run_in_training_only():
 def test_features_by_torchvision_layer_name():
   model = _tiny('resnet18')
   x = jax.random.uniform(key(0), (2, 32, 32, 3))
-  variables = jax.jit(model.init)(key(1), x)
+  variables = numpy_variables(model, x)
   names = ['layer1', 'layer2/0', 'layer2/0/downsample', 'fc']
-  acts, logits = jax.jit(lambda v, x: (models.features(model, v, x, names), model.apply(v, x)))(
-      variables, x)
+  acts, logits = jax.jit(lambda v, x: (models.features(model, v, x, names), model.apply(v, x)),
+                         compiler_options=FAST_COMPILE)(variables, x)
   assert {k: v.shape for k, v in acts.items()} == {
       'layer1': (2, 32, 32, 8), 'layer2/0': (2, 16, 16, 16), 'layer2/0/downsample': (2, 16, 16, 16),
       'fc': (2, 5)}

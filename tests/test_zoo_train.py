@@ -6,8 +6,6 @@ Kept cheap on a 2-core CPU: variables start from He-normal numpy arrays of the s
 `jax.eval_shape(model.init)` gives (the real initializers' compile would dominate), and the
 step compiles at XLA's lowest backend optimisation level.
 """
-import math
-
 import jax
 import numpy as np
 import pytest
@@ -17,27 +15,10 @@ from cnn_jax.data.transforms import prepare_images
 from cnn_jax.tasks import classification
 from cnn_jax.train import optim
 from conftest import load_config
+from zoo_testing import FAST_COMPILE, numpy_variables
 
 FAMILIES = ['alexnet', 'vgg', 'resnet', 'googlenet', 'mobilenet_v1', 'mobilenet_v2']
 STEPS = 5
-FAST_COMPILE = {'xla_backend_optimization_level': 0}
-
-
-def numpy_variables(model, x, seed: int = 0) -> dict:
-  """Variables of `model` for input `x`: conv kernels He-normal N(0, 2 / fan_in), dense
-  kernels LeCun-normal N(0, 1 / fan_in), batch-norm scale 1 and variance 1, biases and means 0."""
-  rng = np.random.default_rng(seed)
-  abstract = jax.eval_shape(lambda x: model.init(jax.random.key(0, impl='rbg'), x), x)
-
-  def make(path, leaf):
-    name = path[-1].key
-    if name == 'kernel':
-      fan_in = math.prod(leaf.shape[:-1])
-      gain = 2.0 if len(leaf.shape) == 4 else 1.0
-      return (rng.standard_normal(leaf.shape) * math.sqrt(gain / fan_in)).astype(np.float32)
-    return (np.ones if name in ('scale', 'var') else np.zeros)(leaf.shape, np.float32)
-
-  return jax.tree_util.tree_map_with_path(make, abstract)
 
 
 @pytest.fixture(scope='module')
@@ -55,7 +36,7 @@ def test_family_trains_and_loss_falls(family, mnist_batch):
   config = load_config(f'{family}_fashion_mnist', 'smoke')
   model = classification.build_model(config, num_classes=10)
   key = jax.random.key(config.seed, impl='rbg')  # fast-compiling generator on CPU
-  variables = dict(numpy_variables(model, mnist_batch['image']))
+  variables = numpy_variables(model, mnist_batch['image'])
   params = variables.pop('params')
   tx, _ = optim.make_optimizer(config.optimizer, config.schedule, STEPS)
   loss_fn = classification.make_loss_fn(model, config.loss.label_smoothing)
