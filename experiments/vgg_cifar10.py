@@ -1,0 +1,29 @@
+r"""VGG-16 with batch norm (32x32 variant) on CIFAR-10 through TFDS.
+
+The usual CIFAR VGG recipe: SGD momentum 0.9, lr 0.1 (batch norm), weight decay 5e-4 on
+kernels only, dropout 0.5, 512-wide classifier (small_input: 1x1 adaptive pool), 200 epochs.
+Data, batch (128), augmentation (pad-and-crop + flip), warmup and cosine over 200 epochs as
+experiments/resnet_cifar10.py; needs a prepared TFDS cifar10 (see there).
+Command:
+  python launch.py --config experiments/vgg_cifar10.py --workdir runs/vgg_cifar10
+`:smoke` is a 4-step tiny variant (the tests run it on tfds.testing.mock_data).
+"""
+import os
+import runpy
+
+import ml_collections
+
+_BASE = runpy.run_path(os.path.join(os.path.dirname(__file__), 'resnet_cifar10.py'))
+STEPS_PER_EPOCH = _BASE['STEPS_PER_EPOCH']
+
+
+def get_config(arg: str | None = None):
+  c = _BASE['get_config']('smoke' if arg == 'smoke' else None)
+  c.model = ml_collections.ConfigDict(dict(
+      name='vgg16_bn', num_classes=10, small_input=True, hidden=512, width_multiplier=1.0,
+      conv_impl='xla'))
+  c.train.steps = 200 * STEPS_PER_EPOCH
+  if arg == 'smoke':
+    c.model.width_multiplier = 1 / 16
+    c.train.steps = 4
+  return c
