@@ -18,7 +18,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.task = 'benchmark'
   c.suite = 'conv'
-  c.impls = ['xla', 'im2col', 'taps']
+  c.impls = ['xla', 'im2col', 'taps', 'winograd', 'fast']
   c.passes = ['fwd', 'fwd+bwd']
   c.shapes = []                 # workload-name prefixes, e.g. ['resnet18']; [] = all
   c.smoke = False
@@ -30,6 +30,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.compare = 'torch'
   c.external = ['benchmarks/torch_results/conv.json']
   if arg == 'smoke':
+    c.impls = ['xla', 'im2col', 'taps', 'fast']
     c.smoke = True
     c.runs = 3
     c.warmup = 1

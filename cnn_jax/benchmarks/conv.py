@@ -6,7 +6,8 @@ forward = 2 N prod(out) prod(k) C_in/groups C_out, and forward + backward = 3x f
 (dx and dw each cost one forward). The 'fwd+bwd' function returns y, dx and dw so that no
 part of the work can be dead-code eliminated.
 
-Config keys (besides those of `tasks.benchmark`): impls (list of `ops.conv.IMPLS`),
+Config keys (besides those of `tasks.benchmark`): impls (list of `ops.conv.IMPLS`; 'winograd'
+is skipped on workloads where it would only be its 'xla' fallback),
 passes (subset of ['fwd', 'fwd+bwd']), shapes (list of workload-name prefixes; empty = all),
 smoke (tiny shapes).
 """
@@ -16,6 +17,7 @@ import jax.numpy as jnp
 from cnn_jax import bench
 from cnn_jax.benchmarks import _shapes
 from cnn_jax.ops import conv as conv_ops
+from cnn_jax.ops import conv_winograd
 
 BASELINE = 'xla'
 COMPARE = 'torch'
@@ -55,9 +57,16 @@ def cases(config) -> list[bench.Case]:
   prefixes = list(config.get('shapes', ()) or ())
   if prefixes:
     workloads = [w for w in workloads if any(w[0].startswith(p) for p in prefixes)]
-  impls = list(config.get('impls', ('xla', 'im2col', 'taps')))
+  impls = list(config.get('impls', ('xla', 'im2col', 'taps', 'winograd', 'fast')))
   for impl in impls:
     if impl not in conv_ops.IMPLS:
       raise ValueError(f'Unknown conv impl {impl!r} in config.impls; choose from {conv_ops.IMPLS}.')
   passes = list(config.get('passes', PASSES))
-  return [_case(w, impl, mode) for w in workloads for mode in passes for impl in impls]
+  return [_case(w, impl, mode) for w in workloads for mode in passes for impl in impls
+          if impl != 'winograd' or _winograd_applies(w)]
+
+
+def _winograd_applies(workload) -> bool:
+  """Winograd only where it is not just its 'xla' fallback (2-D 3x3 stride-1 dense)."""
+  _, _, _, _, kernel, c_out, strides, _, groups = workload
+  return conv_winograd.supports((*kernel, 1, c_out), strides, 1, groups)
