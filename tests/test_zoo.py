@@ -280,3 +280,20 @@ def test_every_registered_model_is_summarised_by_the_config():
   get_config = runpy.run_path(str(pathlib.Path(__file__).parents[1] / 'experiments' / 'summary.py'))['get_config']
   for name in models.names():
     assert get_config(name).model.name == name
+
+
+def test_model_benchmark_suite_builds_every_workload_and_a_real_train_step():
+  from cnn_jax.benchmarks import models as suite
+  from conftest import load_config
+  full = suite.cases(load_config('bench_models', None))  # builds models only: nothing traced
+  assert len(full) == 2 * len(suite.WORKLOADS)  # impls xla and taps
+  assert 'resnet50 224px b8 train' in {c.name for c in full}
+  smoke = suite.cases(load_config('bench_models', 'smoke'))
+  assert {(c.name, c.impl) for c in smoke} == {
+      (f'{m} 32px b4 train', impl) for m in ('resnet18', 'mobilenet_v2') for impl in ('xla', 'taps')}
+  args = smoke[0].args()
+  params, state, _, loss = jax.eval_shape(smoke[0].fn, *args)
+  assert loss.shape == () and jax.tree.structure(params) == jax.tree.structure(args[0])
+  assert set(state) == {'batch_stats'}
+  memory = suite.compiled_memory_mb(jax.jit(lambda x: (x @ x.T).sum()).lower(jnp.ones((64, 64))).compile())
+  assert memory['argument_mb'] == pytest.approx(64 * 64 * 4 / 1e6, abs=0.01)

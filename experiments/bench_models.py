@@ -1,0 +1,39 @@
+r"""Zoo training steps side by side (cnn_jax.benchmarks.models): img/s, compile, memory.
+
+Command:
+  python launch.py --config experiments/bench_models.py [--workdir runs/bench_models]
+  python launch.py --config experiments/bench_models.py --config.impls="('xla','taps','im2col')" \
+      --config.models="('resnet18','mobilenet_v2')"
+
+Prints the matmul peak, then per model workload (32x32x3 small-image variants at batch
+`batch`, ResNet-50 at 224x224x3 batch 8) and conv impl: compile time, median train-step time
+(img/s = batch / median), GFLOP/s (XLA's count), % of the matmul peak, speedup vs 'xla', and
+the time ratio vs PyTorch eager when benchmarks/torch_results/models.json exists (made by
+`/work/torchvenv/bin/python benchmarks/torch_zoo_train.py`, a throwaway venv). With --workdir
+it writes benchmark.json, whose `info` holds each step's peak memory (XLA buffer assignment);
+`python benchmarks/zoo_table.py runs/bench_models/benchmark.json` prints the docs/zoo.md table.
+Time and result on the 2-core CPU: see docs/zoo.md. `:smoke` is the tests' tiny variant.
+"""
+import ml_collections
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.task = 'benchmark'
+  c.suite = 'models'
+  c.models = []              # workload-name prefixes, e.g. ['resnet18', 'mobilenet']; [] = all
+  c.impls = ['xla', 'taps']  # conv formulations (cnn_jax.ops.conv.IMPLS)
+  c.batch = 32               # batch of the 32x32 workloads (ResNet-50 224px uses 8)
+  c.smoke = False
+  c.runs = 5
+  c.warmup = 1
+  c.min_sample_s = 0.0
+  c.peak_n = 2048
+  c.baseline = 'xla'
+  c.compare = 'torch'
+  c.external = ['benchmarks/torch_results/models.json']
+  if arg == 'smoke':
+    c.update(smoke=True, batch=4, runs=2, peak_n=128, external=[])
+  elif arg:
+    raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
+  return c
