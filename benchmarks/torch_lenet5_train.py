@@ -33,7 +33,7 @@ def result(name, impl, samples, batch):
   return dict(name=name, impl=impl, compile_s=None, median_s=med, min_s=min(samples),
               max_s=max(samples), p10_s=float(q[0]), p90_s=float(q[1]), runs=len(samples),
               number=1, flops=None, gflops=None, source=f'torch {torch.__version__} eager',
-              info={'img_per_s': batch / med}, samples_s=samples)
+              info={'items': batch}, samples_s=samples)
 
 
 def main():
@@ -85,7 +85,7 @@ def main():
   with open(args.out, 'w') as f:
     json.dump(out, f, indent=1)
   for r in out['results']:
-    print(f"{r['impl']}: median {r['median_s'] * 1e3:.2f} ms, {r['info']['img_per_s']:.0f} img/s")
+    print(f"{r['impl']}: median {r['median_s'] * 1e3:.2f} ms, {args.batch / r['median_s']:.0f} img/s")
 
 
 if __name__ == '__main__':

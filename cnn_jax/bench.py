@@ -163,6 +163,13 @@ def time_group(cases: Sequence[Case], runs: int = 20, warmup: int = 2,
           for (c, _, compile_s, flops, number), s in zip(prepared, samples)]
 
 
+def summarise(name: str, impl: str, samples: Sequence[float], *, number: int = 1,
+              compile_s: float | None = None, flops: float | None = None,
+              info: dict | None = None, source: str = 'jax') -> Result:
+  """A Result from per-call seconds timed elsewhere (e.g. by a training loop itself)."""
+  return _summarise(name, impl, compile_s, list(samples), number, flops, info or {}, source)
+
+
 def time_case(case: Case, runs: int = 20, warmup: int = 2, min_sample_s: float = 0.02) -> Result:
   """Compiles (timed separately: lower + compile), warms up and times one case."""
   return time_group([case], runs, warmup, min_sample_s)[0]
@@ -262,6 +269,12 @@ def load_results(path: str) -> list[Result]:
   return [Result(**{k: v for k, v in r.items() if k in fields}) for r in data['results']]
 
 
+def items_per_s(r: Result) -> float | None:
+  """Throughput: `info['items']` (images, boxes, ... per call) / median seconds, if given."""
+  items = r.info.get('items') if r.info else None
+  return items / r.median_s if items else None
+
+
 def _fmt(v, spec, scale=1.0, none='-'):
   return none if v is None else format(v * scale, spec)
 
@@ -269,11 +282,12 @@ def _fmt(v, spec, scale=1.0, none='-'):
 def table(report: Report, compare: str | None = None) -> str:
   """Side-by-side text table: one block per case name, one row per impl.
 
-  Columns: compile (s), median and p10-p90 spread (ms), GFLOP/s, % of matmul peak, speedup vs
+  Columns: compile (s), median and p10-p90 spread (ms), items/s (when a case's info has
+  'items'), GFLOP/s, % of matmul peak, speedup vs
   the baseline impl, and (if `compare` names an impl, e.g. 'torch') time ratio vs that impl.
   """
   head = (f'{"case":<38} {"impl":<10} {"compile s":>9} {"median ms":>10} {"p10-p90 ms":>15} '
-          f'{"GFLOP/s":>8} {"%peak":>6} {"vs " + str(report.baseline):>10}')
+          f'{"items/s":>9} {"GFLOP/s":>8} {"%peak":>6} {"vs " + str(report.baseline):>10}')
   if compare:
     head += f' {"vs " + compare:>9}'
   lines = [head, '-' * len(head)]
@@ -287,7 +301,8 @@ def table(report: Report, compare: str | None = None) -> str:
     for r in rows:
       spread = f'{r.p10_s * 1e3:.2f}-{r.p90_s * 1e3:.2f}'
       line = (f'{name[:38]:<38} {r.impl[:10]:<10} {_fmt(r.compile_s, ".2f"):>9} '
-              f'{r.median_s * 1e3:>10.3f} {spread:>15} {_fmt(r.gflops, ".1f"):>8} '
+              f'{r.median_s * 1e3:>10.3f} {spread:>15} {_fmt(items_per_s(r), ".0f"):>9} '
+              f'{_fmt(r.gflops, ".1f"):>8} '
               f'{_fmt(r.peak_fraction, ".0f", 100):>6} {_fmt(r.speedup, ".2f") + "x":>10}')
       if compare:
         ratio = ref.median_s / r.median_s if ref else None

@@ -50,7 +50,7 @@ def cases(config) -> list[bench.Case]:
       'image': jax.random.uniform(jax.random.key(2), (config.batch, 32, 32, 1)),
       'label': jnp.arange(config.batch, dtype=jnp.int32) % 10}, mesh)
   return [bench.Case(_name(config), 'bare step', step, (state, batch),
-                     info={'img_per_s_is': 'batch / median_s'})]
+                     info={'items': config.batch})]
 
 
 def measure(config) -> list[bench.Result]:
@@ -69,5 +69,5 @@ def measure(config) -> list[bench.Result]:
     from cnn_jax.viz.curves import read_jsonl
     rates = [r['train/img_per_sec'] for r in read_jsonl(os.path.join(workdir, 'metrics.jsonl'))]
   samples = [config.batch / r for r in rates]
-  return [bench.summarise(_name(config), 'full loop', None, samples, config.loop_log_every,
-                          None, {'img_per_s': config.batch / sorted(samples)[len(samples) // 2]})]
+  return [bench.summarise(_name(config), 'full loop', samples, number=config.loop_log_every,
+                          info={'items': config.batch})]

@@ -7,7 +7,9 @@ Suite interface (how to add a benchmark): create `cnn_jax/benchmarks/<suite>.py`
     def cases(config: ml_collections.ConfigDict) -> list[cnn_jax.bench.Case]:
       '''Builds the cases; read suite-specific knobs from `config` (e.g. config.batch).'''
 
-and optionally a module constant `BASELINE = '<impl>'` (the impl speedups are relative to
+optionally `def measure(config) -> list[bench.Result]` for what the suite times itself
+(e.g. a whole training loop, via `bench.summarise`; shown next to the cases of the same
+name), and optionally a module constant `BASELINE = '<impl>'` (the impl speedups are relative to
 when the config does not set `baseline`) and `COMPARE = '<impl>'` (a second impl, e.g.
 'torch', to show time ratios against). Each `Case(name, impl, fn, args, flops)` is one
 (workload, variant) pair: cases with the same `name` form one block of the table. Build large
@@ -63,6 +65,8 @@ def run(config, workdir: str | None = None) -> bench.Report:
       external += bench.load_results(path)
     else:
       print(f'(external results {path} not found: run the script that makes them to add them)')
+  if hasattr(suite, 'measure'):  # things timed outside bench.time_case, e.g. a whole loop
+    external += suite.measure(config)
   print(f'benchmark suite {config.suite!r}: {len(cases)} cases on {bench.machine()}')
   report = bench.run(cases, baseline=baseline, runs=_get(config, 'runs', 20),
                      warmup=_get(config, 'warmup', 2),
