@@ -72,10 +72,10 @@ def test_torchvision_state_dict_maps_one_to_one(fixture_name):
   variables = registered_variables(name, **kwargs)
   ours = flatten(dict(variables))
   mapped = {}
-  for key, shape in reference['state']:
-    path = flax_path(key, len(shape))
+  for tv_key, shape in reference['state']:
+    path = flax_path(tv_key, len(shape))
     if path is not None:
-      assert path not in mapped, f'{key} collides with another entry on {path}'
+      assert path not in mapped, f'{tv_key} collides with another entry on {path}'
       mapped[path] = flax_shape(shape)
   assert sorted(set(mapped) - set(ours)) == []  # torchvision entries without a variable
   assert sorted(set(ours) - set(mapped)) == []  # variables torchvision does not have

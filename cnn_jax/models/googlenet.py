@@ -52,7 +52,7 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 class GoogLeNet(nn.Module):
-  """GoogLeNet: `[N, H, W, C] -> [N, num_classes]` logits (H, W >= 15; >= 2 if small_input).
+  """GoogLeNet: `[N, H, W, C] -> [N, num_classes]` logits (H, W >= 15; >= 4 if small_input).
 
   Attributes:
     num_classes. aux_logits: build the two auxiliary heads (train-time only).

@@ -57,7 +57,7 @@ def make_divisible(value: float, divisor: int = 8) -> int:
 
 
 class MobileNetV1(nn.Module):
-  """MobileNet v1: `[N, H, W, C] -> [N, num_classes]` logits (H, W >= 32; >= 2 if small_input).
+  """MobileNet v1: `[N, H, W, C] -> [N, num_classes]` logits (H, W >= 32; >= 16 if small_input).
 
   Attributes:
     num_classes. alpha: width multiplier. dropout: before conv_preds (Keras' 1e-3).

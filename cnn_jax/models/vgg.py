@@ -19,7 +19,7 @@ VGG-16 has 138,357,544 parameters at 1000 classes (vgg16_bn 138,365,992). torchv
 the adaptive pool is 1x1, so the classifier takes 512 features instead of 49 copies of them.
 """
 import functools
-from typing import Any, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
