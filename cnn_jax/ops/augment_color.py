@@ -60,7 +60,7 @@ def hue_matrix(turns) -> jax.Array:
   return jnp.asarray(_YIQ_INV, jnp.float32) @ rot @ jnp.asarray(_YIQ, jnp.float32)
 
 
-def color(key, image, brightness: float = 0.0, contrast: float = 0.0, saturation: float = 0.0,
+def color(key, image, brightness: float = 0.2, contrast: float = 0.2, saturation: float = 0.2,
           hue: float = 0.0):
   """ColorJitter. With factors b, c, s ~ U[max(0, 1 - v), 1 + v] and h ~ U[-hue, hue]:
 
@@ -69,7 +69,8 @@ def color(key, image, brightness: float = 0.0, contrast: float = 0.0, saturation
       saturation: s x + (1 - s) gray(x)            (per pixel; RGB only)
       hue:        x @ hue_matrix(h)^T              (h in turns, |h| <= 0.5; RGB only)
 
-  each followed by clipping to [0, 1]. A zero amount skips that step.
+  each followed by clipping to [0, 1]. A zero amount skips that step (defaults 0.2, 0.2,
+  0.2, 0: a bare `color` step in a spec jitters brightness, contrast and saturation).
   """
   kb, kc, ks, kh = jax.random.split(key, 4)
   rgb = image.shape[-1] == 3
