@@ -8,6 +8,7 @@ compile time, median and p10-p90 per call, GFLOP/s, % of the matmul peak, speedu
 `lax.conv` ('xla'), and time ratio vs PyTorch when `benchmarks/torch_results/conv.json`
 exists (made by `/work/torchvenv/bin/python benchmarks/torch_reference.py conv`).
 With --workdir it also writes benchmark.json.
+Tuples can be overridden: --config.shapes="('resnet18',)" --config.passes="('fwd+bwd',)".
 Time and result on the 2-core CPU: see docs/conv_bench.md (measured tables).
 `:smoke` is a tiny variant (two small shapes, 3 runs) that the tests run.
 """
@@ -18,9 +19,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.task = 'benchmark'
   c.suite = 'conv'
-  c.impls = ['xla', 'im2col', 'taps', 'winograd', 'fast']
-  c.passes = ['fwd', 'fwd+bwd']
-  c.shapes = []                 # workload-name prefixes, e.g. ['resnet18']; [] = all
+  c.impls = ('xla', 'im2col', 'taps', 'winograd', 'fast')
+  c.passes = ('fwd', 'fwd+bwd')
+  c.shapes = ()                 # workload-name prefixes, e.g. ('resnet18',); () = all
   c.smoke = False
   c.runs = 10
   c.warmup = 2
@@ -28,15 +29,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.peak_n = 2048
   c.baseline = 'xla'
   c.compare = 'torch'
-  c.external = ['benchmarks/torch_results/conv.json']
+  c.external = ('benchmarks/torch_results/conv.json',)
   if arg == 'smoke':
-    c.impls = ['xla', 'im2col', 'taps', 'fast']
+    c.impls = ('xla', 'im2col', 'taps', 'fast')
     c.smoke = True
     c.runs = 3
     c.warmup = 1
     c.min_sample_s = 0.0
     c.peak_n = 128
-    c.external = []
+    c.external = ()
   elif arg:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
   return c

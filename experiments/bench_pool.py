@@ -7,6 +7,7 @@ Prints the matmul peak, then one line per (workload, pass, impl) and a table: co
 median and p10-p90 per call, window-cell Gop/s, speedup vs `lax.reduce_window` ('xla'), and
 time ratio vs PyTorch when `benchmarks/torch_results/pool.json` exists (made by
 `/work/torchvenv/bin/python benchmarks/torch_reference.py pool`).
+Tuples can be overridden: --config.shapes="('resnet18',)" --config.passes="('fwd+bwd',)".
 Time and result on the 2-core CPU: see docs/conv_bench.md (measured tables).
 `:smoke` is a tiny variant (two small shapes, 3 runs) that the tests run.
 """
@@ -17,9 +18,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.task = 'benchmark'
   c.suite = 'pool'
-  c.impls = ['xla', 'slices']
-  c.passes = ['fwd', 'fwd+bwd']
-  c.shapes = []                 # workload-name prefixes; [] = all
+  c.impls = ('xla', 'slices')
+  c.passes = ('fwd', 'fwd+bwd')
+  c.shapes = ()                 # workload-name prefixes; () = all
   c.smoke = False
   c.runs = 10
   c.warmup = 2
@@ -27,14 +28,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.peak_n = 2048
   c.baseline = 'xla'
   c.compare = 'torch'
-  c.external = ['benchmarks/torch_results/pool.json']
+  c.external = ('benchmarks/torch_results/pool.json',)
   if arg == 'smoke':
     c.smoke = True
     c.runs = 3
     c.warmup = 1
     c.min_sample_s = 0.0
     c.peak_n = 128
-    c.external = []
+    c.external = ()
   elif arg:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
   return c

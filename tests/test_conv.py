@@ -141,7 +141,7 @@ def test_check_grads_numerically_and_second_order():
     ((1, 5, 4, 6, 6), (3, 3, 3, 6, 4), dict(padding=1)),                  # 3-D
     ((2, 5, 4, 256), (3, 3, 256, 8), dict(padding='SAME')),               # winograd
     ((2, 7, 6, 6), (3, 3, 6, 5), dict(padding=((2, 0), (1, 1)))),         # winograd, odd
-    ((2, 8, 8, 6), (3, 3, 6, 5), dict(strides=2, padding='SAME')),        # xla + im2col dx
+    ((2, 8, 8, 6), (3, 3, 6, 5), dict(strides=2, padding='SAME')),        # xla for every pass
 ], ids=['pointwise', 'depthwise', 'tiny_cin', '3d', 'winograd_plan', 'winograd_odd', 'strided'])
 def test_fast_and_winograd_every_plan_branch(x_shape, w_shape, kw):
   """Each branch of `conv_fast.plan` (and Winograd, whose backward is its autodiff) gives

@@ -10,8 +10,8 @@ is excellent at some and poor at others, so a `jax.custom_vjp` picks each pass s
                           XLA's 1x1 weight gradient is ~5x slower.
   depthwise (C_g = 1)     forward and dx as per-tap elementwise multiply-adds ('taps', one
                           fused pass, ~10-20x XLA); dw stays 'xla' (the per-tap reductions lose).
-  tiny C_in (<= 4)        forward 'taps' (K = C_in matmuls become fused multiply-adds), dx
-                          'im2col', dw 'taps' (LeNet-5's first conv).
+  tiny C_in (<= 4)        forward 'taps' (K = C_in matmuls become fused multiply-adds, ~20x),
+                          dx 'im2col', dw 'xla' (LeNet-5's first conv).
   3x3 / stride 1 / 2-D    'winograd' F(2x2, 3x3) for every pass when C_in >= 256 (2.25x
   dense, wide             fewer multiplies, batched matmuls with K = C_in); narrower layers
                           keep 'xla': their 4x-sized transformed tiles cost more memory
@@ -19,12 +19,11 @@ is excellent at some and poor at others, so a `jax.custom_vjp` picks each pass s
   3-D                     'depth2d' for every pass: a sum over depth taps of 2-D convs of
                           depth slices folded into the batch (`conv3d_as_2d`); XLA's own 3-D
                           conv does not reach its fast 2-D emitter (~5x slower).
-  otherwise               'xla', with dx by 'im2col' when its patch matrix is small (<= 32 MB:
-                          on this VM fresh memory costs ~0.6 ms/MB in page faults).
+  otherwise               'xla' for every pass (ResNet's 64- and 128-channel stages, LeNet-5's
+                          second conv): no other formulation measured faster there.
 """
 import dataclasses
 import functools
-import math
 from typing import Callable, Sequence
 
 import jax
@@ -57,7 +56,6 @@ def conv3d_as_2d(x: jax.Array, w: jax.Array, strides: Sequence[int], padding: Pa
 _PASS_IMPLS: dict[str, Callable] = {
     'xla': conv_xla, 'im2col': conv_im2col, 'taps': conv_taps.conv_taps,
     'winograd': conv_winograd.conv_winograd, 'depth2d': conv3d_as_2d}
-_SMALL_PATCHES = 32 * 2 ** 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +67,7 @@ class Plan:
 
 
 def plan(x_shape: Sequence[int], w_shape: Sequence[int], strides: Sequence[int],
-         dilation: Sequence[int], groups: int, out: Sequence[int]) -> Plan:
+         dilation: Sequence[int], groups: int) -> Plan:
   """Chooses each pass's formulation from the shapes (rules in the module docstring)."""
   rank = len(w_shape) - 2
   kernel, c_g, c_in = tuple(w_shape[:-2]), w_shape[-2], x_shape[-1]
@@ -78,23 +76,18 @@ def plan(x_shape: Sequence[int], w_shape: Sequence[int], strides: Sequence[int],
   if c_g == 1 and groups > 1:
     return Plan('taps', 'taps', 'xla')
   if groups == 1 and c_in <= 4:
-    return Plan('taps', 'im2col', 'taps')
+    return Plan('taps', 'im2col', 'xla')
   if rank == 3:
     return Plan('depth2d', 'depth2d', 'depth2d')
   if conv_winograd.supports(w_shape, strides, dilation, groups) and c_in >= 256:
     return Plan('winograd', 'winograd', 'winograd')
-  patch_bytes = 4 * x_shape[0] * math.prod(out) * math.prod(kernel) * c_in
-  return Plan('xla', 'im2col' if patch_bytes <= _SMALL_PATCHES else 'xla', 'xla')
+  return Plan('xla', 'xla', 'xla')
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
 def _conv_fast(x, w, strides, pads, dilation, groups):
-  p = plan(x.shape, w.shape, strides, dilation, groups, _out(x, w, strides, pads, dilation))
+  p = plan(x.shape, w.shape, strides, dilation, groups)
   return _PASS_IMPLS[p.fwd](x, w, strides, pads, dilation, groups)
-
-
-def _out(x, w, strides, pads, dilation):
-  return _geometry(x, w, strides, pads, dilation)[3]
 
 
 def _fwd(x, w, strides, pads, dilation, groups):
@@ -103,7 +96,7 @@ def _fwd(x, w, strides, pads, dilation, groups):
 
 def _bwd(strides, pads, dilation, groups, residuals, dy):
   x, w = residuals
-  p = plan(x.shape, w.shape, strides, dilation, groups, _out(x, w, strides, pads, dilation))
+  p = plan(x.shape, w.shape, strides, dilation, groups)
   conv_x, conv_w = _PASS_IMPLS[p.dx], _PASS_IMPLS[p.dw]
   # Each gradient is the VJP of one formulation w.r.t. one argument: XLA drops the rest.
   dx = jax.vjp(lambda x: conv_x(x, w, strides, pads, dilation, groups), x)[1](dy)[0]
