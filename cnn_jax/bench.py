@@ -140,7 +140,8 @@ def _summarise(name, impl, compile_s, samples, number, flops, info, source='jax'
 
 def time_group(cases: Sequence[Case], runs: int = 20, warmup: int = 2,
                min_sample_s: float = 0.02) -> list[Result]:
-  """Times cases *interleaved*: sample i of every case is taken before sample i + 1 of any.
+  """Times cases *interleaved*: sample i of every case is taken before sample i + 1 of any,
+  in an order rotated every round.
 
   On a shared, noisy machine this makes the cases of one workload see the same background
   load, so their ratios stay meaningful even when absolute times drift. Each case is
@@ -156,9 +157,12 @@ def time_group(cases: Sequence[Case], runs: int = 20, warmup: int = 2,
     call = functools.partial(compiled, *args)
     prepared.append((case, call, compile_s, flops, _warm(call, warmup, min_sample_s)))
   samples = [[] for _ in prepared]
-  for _ in range(runs):
-    for i, (_, call, _, _, number) in enumerate(prepared):
-      samples[i].append(_sample(call, number))
+  for r in range(runs):
+    # Rotate the order every round: a case that runs right after a memory-hungry one pays
+    # its page faults, so no case may always hold the same position.
+    for j in range(len(prepared)):
+      i = (j + r) % len(prepared)
+      samples[i].append(_sample(prepared[i][1], prepared[i][4]))
   return [_summarise(c.name, c.impl, compile_s, s, number, flops, c.info)
           for (c, _, compile_s, flops, number), s in zip(prepared, samples)]
 
