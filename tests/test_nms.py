@@ -216,10 +216,10 @@ def test_soft_nms_matches_reference_and_hard_equals_nms():
 
 
 def test_benchmark_suite_smoke():
-  """experiments/bench_boxes.py:smoke runs every case of the `boxes` suite (tiny shapes)."""
+  """experiments/bench_nms.py:smoke runs every case of the `boxes` suite (tiny shapes)."""
   import runpy
   from cnn_jax.tasks import benchmark
-  config = runpy.run_path(str(pathlib.Path(__file__).parents[1] / 'experiments' / 'bench_boxes.py'))[
+  config = runpy.run_path(str(pathlib.Path(__file__).parents[1] / 'experiments' / 'bench_nms.py'))[
       'get_config']('smoke')
   report = benchmark.run(config)
   names = {r.name for r in report.results if r.impl == 'jax'}

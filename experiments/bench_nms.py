@@ -1,7 +1,7 @@
 r"""Detection primitives vs torchvision / pycocotools (cnn_jax.benchmarks.boxes).
 
 Command:
-  python launch.py --config experiments/bench_boxes.py [--workdir runs/bench_boxes]
+  python launch.py --config experiments/bench_nms.py [--workdir runs/bench_nms]
 
 Reference timings (torchvision nms / batched_nms / roi_align, pycocotools COCOeval) come from
   /work/torchvenv/bin/python cnn_jax/benchmarks/_boxes_reference.py --out benchmarks/torch_results/boxes.json
