@@ -9,7 +9,6 @@ with pip the first time, then reads them from the cache ($CNN_JAX_CACHE or ~/.ca
 """
 import io
 import json
-import os
 import pathlib
 import pickle
 import struct
@@ -204,7 +203,7 @@ def test_not_a_torch_file_is_a_clear_error():
   with pytest.raises(torch_file.TorchFileError, match='Not a PyTorch file'):
     torch_file.load(b'hello')
   with pytest.raises(torch_file.TorchFileError, match='not a state dict'):
-    torch_file.load_state_dict(pickle.dumps([1, 2], 2) and _zip_pth(pickle.dumps([1, 2], 2), {}))
+    torch_file.load_state_dict(_zip_pth(pickle.dumps([1, 2], 2), {}))
 
 
 # ---------------------------------------------------------------- checksums, npz, npy

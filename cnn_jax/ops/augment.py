@@ -30,8 +30,9 @@ Spec grammar (a string, so it fits a config field):
     LITERAL := a Python literal: 0.2, 4, True, 'reflect', (0.08, 1.0), None
 
 Steps run left to right, each with its own key (`jax.random.split(key, len(steps))`);
-consecutive warps (pad_crop, rotate, shear, affine, elastic) are composed into one
-resampling (sharper, and on CPU several times faster than warping a warped image).
+consecutive warps (rotate, shear, affine, elastic, and pad_crop next to one of them) are
+composed into one resampling (sharper, and on CPU several times faster than warping a warped
+image); a pad_crop between non-warps stays a slice (cheapest).
 Every step also takes `p=` (probability of applying it; default 1, flips 0.5). Arguments are
 keyword-only; unknown op names or arguments are a ValueError listing the choices. Ranges: a
 number v is U[-v, v], a pair (lo, hi) is U[lo, hi] (e.g. `rotate(degrees=(90, 90))`).
@@ -118,10 +119,10 @@ def parse_spec(spec: str) -> list[tuple[str, dict]]:
   return steps
 
 
-def _step(name: str, kwargs: dict) -> tuple[str, Callable]:
-  """One parsed step as ('warp', (key, height, width) -> Warp) for pad_crop/rotate/shear/
-  affine/elastic, else ('op', (key, image, boxes) -> (image, boxes)); `p` applied
-  generically."""
+def _step(name: str, kwargs: dict, as_warp: bool) -> tuple[str, Callable]:
+  """One parsed step as ('warp', (key, height, width) -> Warp) for rotate/shear/affine/
+  elastic (and pad_crop when `as_warp`), else ('op', (key, image, boxes) -> (image, boxes));
+  `p` applied generically."""
   kwargs = dict(kwargs)
   fn = OPS[name]
   own_p = 'p' in inspect.signature(fn).parameters
@@ -129,7 +130,7 @@ def _step(name: str, kwargs: dict) -> tuple[str, Callable]:
       0.5 if own_p else float(kwargs.pop('p', 1.0)))
   if not 0.0 <= p <= 1.0:
     raise ValueError(f'Augmentation {name!r}: p must be in [0, 1].')
-  if name in WARPS:
+  if name in WARPS and as_warp:
     factory = WARPS[name]
 
     def warp(key, height, width):
@@ -161,12 +162,19 @@ def make_augment(spec: str) -> Callable:
 
   Returns `augment(key, image, boxes=None)`: image `[H, W, C]` float in [0, 1] -> same
   shape; with boxes `[N, 4]` it returns `(image, boxes)`. Pure: the same key gives the same
-  result; works under jit and vmap. Consecutive warps (pad_crop, rotate, shear, affine,
-  elastic) are composed and resampled once (`augment_warp.apply_warps`). `augment.steps` holds the parsed
-  steps.
+  result; works under jit and vmap. Consecutive warps (rotate, shear, affine, elastic, and a
+  pad_crop next to one) are composed and resampled once (`augment_warp.apply_warps`).
+  `augment.steps` holds the parsed steps.
   """
   parsed = parse_spec(spec)
-  steps = [_step(name, kwargs) for name, kwargs in parsed]
+  names = [name for name, _ in parsed]
+
+  def next_to_warp(i: int) -> bool:  # pad_crop shares a neighbouring warp's resampling
+    return any(0 <= j < len(names) and names[j] in WARPS and names[j] != 'pad_crop'
+               for j in (i - 1, i + 1))
+
+  steps = [_step(name, kwargs, name != 'pad_crop' or next_to_warp(i))
+           for i, (name, kwargs) in enumerate(parsed)]
 
   def augment(key, image, boxes=None):
     out, out_boxes, pending = image, boxes, []

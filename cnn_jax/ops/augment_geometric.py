@@ -113,7 +113,8 @@ def resize_window_matrix(out_size: int, in_size: int, start, length) -> jax.Arra
 
 
 def random_resized_crop(key, image, boxes=None, scale: Sequence[float] = (0.08, 1.0),
-                        ratio: Sequence[float] = (3 / 4, 4 / 3), size: int | Sequence[int] | None = None):
+                        ratio: Sequence[float] = (3 / 4, 4 / 3),
+                        size: int | Sequence[int] | None = None):
   """Inception-style crop: a window of area fraction ~ U(scale) and aspect ~ logU(ratio)
   (torchvision's sampling, 10 attempts then a centred fallback), resized to `size`
   (default: the input's H x W) with torchvision's antialiased bilinear on the window

