@@ -12,8 +12,10 @@ optionally `def measure(config) -> list[bench.Result]` for what the suite times 
 name), and optionally a module constant `BASELINE = '<impl>'` (the impl speedups are relative to
 when the config does not set `baseline`) and `COMPARE = '<impl>'` (a second impl, e.g.
 'torch', to show time ratios against). Each `Case(name, impl, fn, args, flops)` is one
-(workload, variant) pair: cases with the same `name` form one block of the table. Build large
-arrays lazily (`args=lambda: (...)`) so only one case's inputs are alive at a time. Honour
+(workload, variant) pair: consecutive cases with the same `name` form one block of the table
+and are timed interleaved (`bench.time_group`: round-robin samples, so the variants see the
+same background load). Build large arrays lazily (`args=lambda: (...)`) so only one
+workload's inputs are alive at a time. Honour
 `config.smoke` if the suite has a `:smoke` variant (tiny shapes, run by the tests).
 
 Config keys read here (all but `task` and `suite` optional):
@@ -21,8 +23,10 @@ Config keys read here (all but `task` and `suite` optional):
   runs (20), warmup (2), min_sample_s (0.02): timing (see `bench.time_compiled`),
   peak_n (2048; 0 = skip): size of the square matmul that measures the machine's peak,
   baseline, compare: override the suite's BASELINE / COMPARE,
-  external: list of JSON paths (written by `bench.write_json` or a script in that format,
-    e.g. PyTorch timings) whose results join the table for matching case names.
+  external: JSON paths (written by `bench.write_json` or a script in that format, e.g.
+    PyTorch timings) whose results join the table for matching case names.
+Use tuples, not lists, for sequence-valued keys: ml_collections can only override tuples
+from the command line (--config.shapes="('resnet18',)").
 
 `run(config, workdir)` prints the table and, when `workdir` is given, writes
 `<workdir>/benchmark.json` (`bench.to_dict`) and returns the `bench.Report`.
