@@ -24,7 +24,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.task = 'imagenet_predict'
   c.model = 'mobilenet_v2'     # registered name with a torchvision converter
   c.weights = 'imagenet'       # 'imagenet' (offline carrier) or a torchvision .pth path
-  c.model_kwargs = ml_collections.ConfigDict()  # e.g. GoogLeNet: transform_input=True
+  # Extra models.create kwargs (torchvision's own, e.g. GoogLeNet's transform_input=True,
+  # are added by the task: weights.fetch.TORCHVISION_KWARGS).
+  c.model_kwargs = ml_collections.ConfigDict()
   c.photos = ['chelsea', 'coffee', 'astronaut', 'rocket', 'china']
   c.top_k = 5
   if arg == 'smoke':

@@ -52,7 +52,8 @@ def run(config, workdir: str | None) -> dict:
   if not workdir:
     raise ValueError('The imagenet_predict task needs --workdir (where predictions.png goes).')
   start = time.perf_counter()
-  kwargs = dict(config.get('model_kwargs', {}) or {})
+  kwargs = {**fetch.TORCHVISION_KWARGS.get(config.model, {}),
+            **dict(config.get('model_kwargs', None) or {})}
   images, logits, top = predict(config.model, config.weights, list(config.photos),
                                 config.top_k, **kwargs)
   seconds = time.perf_counter() - start

