@@ -9,10 +9,11 @@ moved it), augment_gallery.json (per row: spec, value range, boxes), config.json
 Time on a 2-core CPU: ~25 s (one jit per row). Every draw stays in [0, 1]; see
 docs/augment.md for the picture.
 `:smoke` draws two rows, two samples each, on a 4x-downscaled photo (the tests run it).
+Other specs: --config.specs="('rotate(degrees=45)', 'elastic(alpha=400.0, sigma=12.0)')".
 """
 import ml_collections
 
-SPECS = [
+SPECS = (
     'flip_lr',
     'flip_ud',
     'pad_crop(pad=40)',
@@ -27,7 +28,7 @@ SPECS = [
     'pca_lighting(std=0.1)',
     'pca_lighting(std=1.0)',
     'flip_lr|random_resized_crop(scale=(0.3, 1.0))|color(brightness=0.3, saturation=0.3)',
-]
+)
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -35,14 +36,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.task = 'augment_gallery'
   c.image = 'astronaut'    # a skimage.data photo (the face box needs a face)
   c.stride = 2             # downscale (512 -> 256)
-  c.specs = list(SPECS)    # one gallery row per ops.augment spec
+  c.specs = SPECS          # one gallery row per ops.augment spec
   c.samples = 4            # random draws per row
   c.seed = 0
-  c.extra_boxes = [[350.0, 10.0, 490.0, 250.0]]  # xyxy at full size: the shuttle/flag corner
+  c.extra_boxes = ((350.0, 10.0, 490.0, 250.0),)  # xyxy at full size: the shuttle
   if arg == 'smoke':
     c.stride = 4
     c.samples = 2
-    c.specs = ['flip_lr|pad_crop(pad=8)|color_shift', 'rotate(degrees=(90, 90))']
+    c.specs = ('flip_lr|pad_crop(pad=8)|color_shift', 'rotate(degrees=(90, 90))')
   elif arg:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
   return c

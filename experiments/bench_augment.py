@@ -21,7 +21,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.task = 'benchmark'
   c.suite = 'augment'
-  c.workloads = ['lenet5', 'resnet18']
+  c.workloads = ('lenet5', 'resnet18')
   c.specs = ml_collections.ConfigDict(SPECS)   # {workload: {label: spec}}
   c.batch = ml_collections.ConfigDict(dict(lenet5=256, resnet18=16))
   c.smoke = False
@@ -35,7 +35,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.runs = 2
     c.warmup = 1
     c.min_sample_s = 0.0
-    c.workloads = ['lenet5']
+    c.workloads = ('lenet5',)
     c.specs = ml_collections.ConfigDict(dict(lenet5=dict(none='', shift=SPECS['lenet5']['shift'])))
   elif arg:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')

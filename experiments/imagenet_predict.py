@@ -13,7 +13,7 @@ Time and result on a 2-core CPU: ~10 s end to end when cached (mostly compile). 
 chelsea Egyptian cat 72% (tiger cat 14%, tabby 13%), coffee espresso 99%, astronaut
 bobsled 19% (not an ImageNet class), rocket drilling platform 34% (space shuttle 17%),
 china palace 70% — the same top-5 indices as torchvision.
-`:smoke` classifies chelsea and coffee only. `--config.weights=/path/x.pth` with
+`:smoke` classifies chelsea and coffee only; any photos: --config.photos="('coffee', 'rocket')". `--config.weights=/path/x.pth` with
 `--config.model=<name>` runs any torchvision classifier file.
 """
 import ml_collections
@@ -27,10 +27,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Extra models.create kwargs (torchvision's own, e.g. GoogLeNet's transform_input=True,
   # are added by the task: weights.fetch.TORCHVISION_KWARGS).
   c.model_kwargs = ml_collections.ConfigDict()
-  c.photos = ['chelsea', 'coffee', 'astronaut', 'rocket', 'china']
+  c.photos = ('chelsea', 'coffee', 'astronaut', 'rocket', 'china')
   c.top_k = 5
   if arg == 'smoke':
-    c.photos = ['chelsea', 'coffee']
+    c.photos = ('chelsea', 'coffee')
   elif arg:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
   return c
