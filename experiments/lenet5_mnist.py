@@ -5,7 +5,9 @@ Command:
 
 Produces in the workdir: checkpoints/, metrics.jsonl, TensorBoard events, config.json,
 curves.png, confusion.png, predictions.png.
-Time and result on a 2-core CPU: see the README table (filled in from a measured run).
+Time and result on the 2-core CPU (measured 2026-11-22, other jobs sharing the cores):
+  test accuracy 97.8% (loss 0.178) on the 1,000 test digits after 2,000 steps, 119 s wall
+  for the whole command (including JAX start-up, compiles and the pictures).
 `:smoke` is a few-step variant that the tests run.
 """
 import ml_collections
