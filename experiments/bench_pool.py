@@ -11,7 +11,7 @@ Tuples can be overridden: --config.shapes="('resnet18',)" --config.passes="('fwd
 Time and result on the 2-core CPU (shared, load ~8): 1 min 19 s. 'slices' vs reduce_window:
 2-3x on 2x2/2 pools, 1.3-1.8x fwd+bwd on 3x3, 0.01x for the 7x7 global backward (use
 ops.pool.global_avg_pool). Full table: docs/conv_bench.md.
-`:smoke` is a tiny variant (two small shapes, 3 runs) that the tests run.
+`:smoke` is a tiny variant (one small max pool, 3 runs) that the tests run.
 """
 import ml_collections
 

@@ -81,7 +81,7 @@ def _all_impls(x, w, kw, with_grads, impls=C.IMPLS):
   return jax.jit(run)(x, w, g)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(conv_problems())
 def test_formulations_equal_lax_and_output_size(problem):
   x, w, kw = problem
@@ -97,7 +97,7 @@ def test_formulations_equal_lax_and_output_size(problem):
   assert list(ref.shape) == [x.shape[0], *expect, w.shape[-1]]
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(conv_problems())
 def test_gradients_agree_across_formulations(problem):
   """jax.grad through im2col (autodiff), taps and fast (custom VJPs) equals lax.conv's
@@ -141,8 +141,7 @@ def test_check_grads_numerically_and_second_order():
     ((1, 5, 4, 6, 6), (3, 3, 3, 6, 4), dict(padding=1)),                  # 3-D
     ((2, 5, 4, 256), (3, 3, 256, 8), dict(padding='SAME')),               # winograd
     ((2, 7, 6, 6), (3, 3, 6, 5), dict(padding=((2, 0), (1, 1)))),         # winograd, odd
-    ((2, 8, 8, 6), (3, 3, 6, 5), dict(strides=2, padding='SAME')),        # xla for every pass
-], ids=['pointwise', 'depthwise', 'tiny_cin', '3d', 'winograd_plan', 'winograd_odd', 'strided'])
+], ids=['pointwise', 'depthwise', 'tiny_cin', '3d', 'winograd_plan', 'winograd_odd'])
 def test_fast_and_winograd_every_plan_branch(x_shape, w_shape, kw):
   """Each branch of `conv_fast.plan` (and Winograd, whose backward is its autodiff) gives
   lax.conv's values and gradients."""
