@@ -85,7 +85,7 @@ def result(name, samples, batch, params):
   return dict(name=name, impl='torch', compile_s=None, median_s=med, min_s=min(samples),
               max_s=max(samples), p10_s=float(q[0]), p90_s=float(q[1]), runs=len(samples),
               number=1, flops=None, gflops=None, source=f'torch {torch.__version__} eager',
-              info={'img_per_s': batch / med, 'params': params}, samples_s=samples)
+              info={'img_per_s': batch / med, 'items': batch, 'params': params}, samples_s=samples)
 
 
 def time_step(model, size, batch, classes, steps, warmup):

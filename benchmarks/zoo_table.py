@@ -14,13 +14,18 @@ import sys
 
 
 def main(paths):
-  rows = []
-  for path in paths:
+  rows, seen = [], set()
+  for path in paths:  # benchmark.json may already hold the PyTorch rows: keep each once
     with open(path) as f:
-      rows += [r for r in json.load(f)['results'] if r['impl'] != 'peak']
+      for r in json.load(f)['results']:
+        if r['impl'] != 'peak' and (r['name'], r['impl']) not in seen:
+          seen.add((r['name'], r['impl']))
+          rows.append(r)
   torch = {r['name']: r for r in rows if r['impl'] == 'torch'}
   print('| workload | impl | median ms | img/s | compile s | GFLOP/s | peak MB | vs torch |')
   print('|---|---|---:|---:|---:|---:|---:|---:|')
+  order = list(dict.fromkeys(r['name'] for r in rows))
+  rows.sort(key=lambda r: order.index(r['name']))  # group by workload, stable within one
   for r in rows:
     batch = int(re.search(r' b(\d+) ', r['name'] + ' ').group(1))
     ref = torch.get(r['name'])
