@@ -72,3 +72,22 @@ def test_registry_errors_list_the_choices():
     models.create('lenet5', filter=3)
   with pytest.raises(ValueError, match='Unknown activation'):
     models.create('lenet5', activation='gelu').init(jax.random.key(0), jnp.ones((1, 32, 32, 1)))
+
+
+def test_total_activation_size_counts_each_activation_once():
+  from cnn_jax.nn.pooling import MaxPool
+  import flax.linen as nn
+
+  class Block(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+      return MaxPool((2, 2), name='pool')(nn.Conv(4, (3, 3), name='conv')(x))
+
+  class Net(nn.Module):
+    @nn.compact
+    def __call__(self, x, train=False):
+      return Block(name='block')(x)
+
+  deep = models.summarize(Net(), (8, 8, 1), depth=2)
+  assert [r.layer for r in deep] == ['Input', 'block', 'block/conv', 'block/pool', 'Total']
+  assert deep[-1].size == 64 + 8 * 8 * 4 + 4 * 4 * 4  # input + conv + pool, not 'block' again

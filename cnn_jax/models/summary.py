@@ -116,7 +116,11 @@ def summarize(model: nn.Module, input_shape: Sequence[int], depth: int = 1,
     for p in layer:
       sub = sub.get(p, {}) if isinstance(sub, dict) else {}
     rows.append(Row('/'.join(layer), tuple(out.shape[1:]), math.prod(out.shape[1:]), _count(sub)))
-  rows.append(Row('Total', (), sum(r.size for r in rows), _count(params)))
+  # Activations are counted once: a container row (e.g. 'features' at depth 2) is left out
+  # of the total when its children are listed too.
+  names = [r.layer for r in rows]
+  leaves = [r for r in rows if not any(n.startswith(r.layer + '/') for n in names)]
+  rows.append(Row('Total', (), sum(r.size for r in leaves), _count(params)))
   return rows
 
 
