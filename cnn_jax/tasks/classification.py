@@ -64,8 +64,8 @@ def init_variables(config, model, input_shape, key) -> dict:
 
 def frozen_batchnorm_predicate(config):
   """Module path -> True for batch-norm layers whose scale has learning-rate multiplier 0."""
-  lr_mults = tuple(tuple(m) for m in config.optimizer.get('lr_mults', ()) or ())
-  if not any(float(m) == 0 for _, m in lr_mults):
+  lr_mults = optim.lr_mult_rules(config.optimizer)
+  if not any(m == 0 for _, m in lr_mults):
     return None
   return lambda path: optim.lr_multiplier(f'{path}/scale', lr_mults) == 0
 

@@ -22,14 +22,10 @@ OPTIMIZERS = ('sgd', 'momentum', 'adam', 'adamw')
 SCHEDULES = ('constant', 'cosine', 'warmup_cosine', 'warmup_constant', 'step')
 
 
-def _get(cfg, key, default):
-  return cfg[key] if key in cfg else default
-
-
 def make_schedule(cfg, base_lr: float, total_steps: int) -> optax.Schedule:
   """Learning rate as a function of the step; warmup is linear from 0 to `base_lr`."""
   name = cfg.name
-  warmup = int(_get(cfg, 'warmup_steps', 0))
+  warmup = int(cfg.get('warmup_steps', 0))
   if name not in SCHEDULES:
     raise ValueError(f'Unknown schedule {name!r}; choose one of {list(SCHEDULES)} (config.schedule.name).')
   if name == 'constant' and not warmup:
@@ -40,9 +36,9 @@ def make_schedule(cfg, base_lr: float, total_steps: int) -> optax.Schedule:
   if name in ('cosine', 'warmup_cosine'):
     return optax.warmup_cosine_decay_schedule(
         0.0, base_lr, warmup, max(total_steps, warmup + 1),
-        end_value=base_lr * float(_get(cfg, 'end_fraction', 0.0)))
-  boundaries = list(_get(cfg, 'boundaries', ()))
-  rate = float(_get(cfg, 'decay_rate', 0.1))
+        end_value=base_lr * float(cfg.get('end_fraction', 0.0)))
+  boundaries = list(cfg.get('boundaries', ()))
+  rate = float(cfg.get('decay_rate', 0.1))
   return optax.piecewise_constant_schedule(base_lr, {int(b): rate for b in boundaries})
 
 
@@ -57,6 +53,11 @@ def param_paths(params) -> Any:
       lambda path, _: '/'.join(str(getattr(k, 'key', getattr(k, 'idx', k))) for k in path), params)
 
 
+def lr_mult_rules(opt) -> tuple[tuple[str, float], ...]:
+  """config.optimizer.lr_mults as ((regex, multiplier), ...); () when unset."""
+  return tuple((str(p), float(m)) for p, m in opt.get('lr_mults', ()) or ())
+
+
 def lr_multiplier(path: str, lr_mults) -> float:
   """The multiplier of the first (regex, mult) in `lr_mults` that fully matches `path`; 1.0."""
   for pattern, mult in lr_mults:
@@ -66,17 +67,17 @@ def lr_multiplier(path: str, lr_mults) -> float:
 
 
 def _single(opt, schedule, mask) -> optax.GradientTransformation:
-  wd = float(_get(opt, 'weight_decay', 0.0))
+  wd = float(opt.get('weight_decay', 0.0))
   parts = []
-  if float(_get(opt, 'grad_clip_norm', 0.0)) > 0:
+  if float(opt.get('grad_clip_norm', 0.0)) > 0:
     parts.append(optax.clip_by_global_norm(float(opt.grad_clip_norm)))
   if wd and opt.name != 'adamw':
     parts.append(optax.add_decayed_weights(wd, mask))
-  b1, b2, eps = float(_get(opt, 'b1', 0.9)), float(_get(opt, 'b2', 0.999)), float(_get(opt, 'eps', 1e-8))
+  b1, b2, eps = float(opt.get('b1', 0.9)), float(opt.get('b2', 0.999)), float(opt.get('eps', 1e-8))
   if opt.name == 'sgd':
     parts.append(optax.sgd(schedule))
   elif opt.name == 'momentum':
-    parts.append(optax.sgd(schedule, momentum=float(opt.momentum), nesterov=bool(_get(opt, 'nesterov', False))))
+    parts.append(optax.sgd(schedule, momentum=float(opt.momentum), nesterov=bool(opt.get('nesterov', False))))
   elif opt.name == 'adam':
     parts.append(optax.adam(schedule, b1=b1, b2=b2, eps=eps))
   else:
@@ -93,13 +94,13 @@ def make_optimizer(opt, sched, total_steps: int) -> tuple[optax.GradientTransfor
   if opt.name not in OPTIMIZERS:
     raise ValueError(f'Unknown optimizer {opt.name!r}; choose one of {list(OPTIMIZERS)} (config.optimizer.name).')
   schedule = make_schedule(sched, float(opt.learning_rate), total_steps)
-  mask: Callable | None = None if _get(opt, 'decay_norm_and_bias', False) else decay_mask
-  lr_mults = tuple(tuple(m) for m in _get(opt, 'lr_mults', ()) or ())
+  mask: Callable | None = None if opt.get('decay_norm_and_bias', False) else decay_mask
+  lr_mults = lr_mult_rules(opt)
   if not lr_mults:
     return _single(opt, schedule, mask), schedule
   for pattern, _ in lr_mults:
     re.compile(pattern)  # a bad regex fails here, with its own message
-  mults = sorted({float(m) for _, m in lr_mults} | {1.0})
+  mults = sorted({m for _, m in lr_mults} | {1.0})
   transforms = {str(m): optax.set_to_zero() if m == 0 else
                 _single(opt, (lambda m: lambda step: m * schedule(step))(m), mask) for m in mults}
   labels = lambda params: jax.tree.map(lambda p: str(lr_multiplier(p, lr_mults)), param_paths(params))

@@ -16,8 +16,7 @@ import orbax.checkpoint as ocp
 
 
 def _flat(tree) -> dict[str, object]:
-  flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(tree), sep='/')
-  return {k: v for k, v in flat.items()}
+  return flax.traverse_util.flatten_dict(flax.core.unfreeze(tree), sep='/')
 
 
 def merge_pretrained(fresh, pretrained, reinit: Sequence[str] = ()) -> tuple[dict, list[str], list[str]]:
