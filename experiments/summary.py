@@ -18,7 +18,7 @@ import ast
 import ml_collections
 
 # Models whose natural input is not ImageNet's 224x224x3.
-DEFAULT_INPUT = {'lenet5': (32, 1)}
+DEFAULT_INPUT = {'lenet5': (32, 1), 'face_recognition': (150, 3)}
 
 
 def parse_model_arg(arg: str) -> dict:
