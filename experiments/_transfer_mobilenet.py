@@ -13,7 +13,7 @@ import runpy
 
 import ml_collections
 
-_BASE = runpy.run_path(os.path.join(os.path.dirname(__file__), 'lenet5_mnist.py'))['get_config']
+_FAMILY = runpy.run_path(os.path.join(os.path.dirname(__file__), '_classification.py'))
 REGIMES = ('probe', 'finetune', 'scratch')
 
 
@@ -22,19 +22,18 @@ def transfer_config(regime: str, arg: str | None) -> ml_collections.ConfigDict:
     raise ValueError(f'Unknown regime {regime!r}; choose one of {REGIMES}.')
   smoke = arg == 'smoke'
   per_class = 2 if smoke else int(arg or 50)
-  c = _BASE('smoke' if smoke else None)
+  c = _FAMILY['base']()
   c.model = ml_collections.ConfigDict(dict(
       name='mobilenet_v2', num_classes=10, conv_impl='taps'))  # taps: fast depthwise on CPU
-  c.data.update(image_size=64, resize='resize', channels=3, batch_size=32, eval_batch_size=200)
-  c.data.normalize = 'imagenet'
-  c.data.train_per_class = per_class
+  c.data.update(name='mnist', image_size=64, resize='resize', channels=3, batch_size=32,
+                eval_batch_size=200, normalize='imagenet', train_per_class=per_class)
   c.init_from = '' if regime == 'scratch' else 'imagenet'
-  c.transfer = ml_collections.ConfigDict(dict(reinit=[]))  # the 1000-class head is left out
+  c.transfer.reinit = ()  # the 1000-class head is left out of the loaded file
   c.optimizer.update(name='adamw', learning_rate=1e-3, weight_decay=0.05)
-  c.optimizer.lr_mults = {'probe': [('features/.*', 0.0)],
-                          'finetune': [('features/.*', 0.1)], 'scratch': []}[regime]
+  c.optimizer.lr_mults = {'probe': (('features/.*', 0.0),),
+                          'finetune': (('features/.*', 0.1),), 'scratch': ()}[regime]
   c.loss.label_smoothing = 0.1
-  c.schedule.update(name='cosine', warmup_steps=10)
+  c.schedule.update(name='cosine', warmup_steps=10, end_fraction=0.0)
   c.train.update(steps=150, log_every=10, eval_every=150, checkpoint_every=150)
   if smoke:
     c.data.update(image_size=32, batch_size=8, eval_batch_size=200)

@@ -17,11 +17,13 @@ import runpy
 
 import ml_collections
 
-_BASE = runpy.run_path(os.path.join(os.path.dirname(__file__), 'resnet_fashion_mnist.py'))['get_config']
+_RECIPE = runpy.run_path(os.path.join(os.path.dirname(__file__), '_fashion_mnist.py'))
 
 
-def get_config(arg: str | None = None):
-  c = _BASE(arg)
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  if arg not in (None, 'smoke'):
+    raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
+  c = _RECIPE['recipe'](arg == 'smoke')
   c.model = ml_collections.ConfigDict(dict(
       name='alexnet', num_classes=10, small_input=True, width_multiplier=0.25, dropout=0.5,
       conv_impl='xla'))

@@ -9,11 +9,15 @@ Produces the same workdir files as lenet5_mnist. Time and result on the 2-core C
 import os
 import runpy
 
-_BASE = runpy.run_path(os.path.join(os.path.dirname(__file__), 'lenet5_mnist.py'))['get_config']
+import ml_collections
+
+_RECIPE = runpy.run_path(os.path.join(os.path.dirname(__file__), '_lenet5.py'))
 
 
-def get_config(arg: str | None = None):
-  c = _BASE(arg)
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  if arg not in (None, 'smoke'):
+    raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
+  c = _RECIPE['recipe'](arg == 'smoke')
   c.data.update(name='digits', resize='resize', batch_size=64, eval_batch_size=128)
   if arg != 'smoke':
     c.train.update(steps=800, eval_every=400, checkpoint_every=400)

@@ -9,11 +9,15 @@ Command:
 import os
 import runpy
 
-_BASE = runpy.run_path(os.path.join(os.path.dirname(__file__), 'lenet5_mnist.py'))['get_config']
+import ml_collections
+
+_RECIPE = runpy.run_path(os.path.join(os.path.dirname(__file__), '_lenet5.py'))
 
 
-def get_config(arg: str | None = None):
-  c = _BASE(arg)
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  if arg not in (None, 'smoke'):
+    raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
+  c = _RECIPE['recipe'](arg == 'smoke')
   c.data.name = 'tfds:mnist'
   if arg == 'smoke':
     c.data.update(batch_size=8, eval_batch_size=8)

@@ -17,37 +17,22 @@ Command:
   python launch.py --config experiments/resnet_imagenet.py --workdir runs/resnet_imagenet
 `:smoke` is a 2-step, 1/16-width, 64x64 variant.
 """
+import os
+import runpy
+
 import ml_collections
 
-TRAIN_IMAGES = 1_281_167
+_RECIPE = runpy.run_path(os.path.join(os.path.dirname(__file__), '_imagenet.py'))
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  batch = 256
-  steps_per_epoch = TRAIN_IMAGES // batch  # 5,004
-  c = ml_collections.ConfigDict()
-  c.task = 'classification'
-  c.seed = 0
-  c.devices = 0
   model = arg if arg and arg != 'smoke' else 'resnet50'
+  c = _RECIPE['recipe'](arg == 'smoke')
+  epoch = _RECIPE['STEPS_PER_EPOCH']
   c.model = ml_collections.ConfigDict(dict(
       name=model, num_classes=1000, zero_init_residual=True, width_multiplier=1.0,
       conv_impl='xla'))
-  c.data = ml_collections.ConfigDict(dict(
-      name='tfds:imagenet2012', image_size=224, resize='resize', channels=3, batch_size=batch,
-      eval_batch_size=1000, dir='', augment='random_resized_crop(scale=(0.08, 1.0))|flip_lr'))
-  c.loss = ml_collections.ConfigDict(dict(label_smoothing=0.1))
-  c.optimizer = ml_collections.ConfigDict(dict(
-      name='momentum', learning_rate=0.1 * batch / 256, momentum=0.9, nesterov=False,
-      weight_decay=1e-4, decay_norm_and_bias=False, grad_clip_norm=0.0))
-  c.schedule = ml_collections.ConfigDict(dict(
-      name='cosine', warmup_steps=5 * steps_per_epoch, end_fraction=0.0))
-  c.train = ml_collections.ConfigDict(dict(
-      steps=90 * steps_per_epoch, log_every=100, eval_every=5 * steps_per_epoch,
-      checkpoint_every=steps_per_epoch, keep_checkpoints=2))
+  del epoch  # the recipe's schedule as it is
   if arg == 'smoke':
     c.model.width_multiplier = 1 / 16
-    c.data.update(image_size=64, batch_size=8, eval_batch_size=8)
-    c.schedule.warmup_steps = 1
-    c.train.update(steps=2, log_every=1, eval_every=2, checkpoint_every=2)
   return c

@@ -13,17 +13,16 @@ import runpy
 
 import ml_collections
 
-_BASE = runpy.run_path(os.path.join(os.path.dirname(__file__), 'resnet_cifar10.py'))
-STEPS_PER_EPOCH = _BASE['STEPS_PER_EPOCH']
+_RECIPE = runpy.run_path(os.path.join(os.path.dirname(__file__), '_cifar10.py'))
 
 
-def get_config(arg: str | None = None):
-  c = _BASE['get_config']('smoke' if arg == 'smoke' else None)
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  if arg not in (None, 'smoke'):
+    raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
+  c = _RECIPE['recipe'](arg == 'smoke')
   c.model = ml_collections.ConfigDict(dict(
       name='vgg16_bn', num_classes=10, small_input=True, hidden=512, width_multiplier=1.0,
       conv_impl='xla'))
-  c.train.steps = 200 * STEPS_PER_EPOCH
   if arg == 'smoke':
     c.model.width_multiplier = 1 / 16
-    c.train.steps = 4
   return c

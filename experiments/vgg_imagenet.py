@@ -14,21 +14,20 @@ import runpy
 
 import ml_collections
 
-_BASE = runpy.run_path(os.path.join(os.path.dirname(__file__), 'resnet_imagenet.py'))
-STEPS_PER_EPOCH = _BASE['TRAIN_IMAGES'] // 256
+_RECIPE = runpy.run_path(os.path.join(os.path.dirname(__file__), '_imagenet.py'))
 
 
-def get_config(arg: str | None = None):
-  c = _BASE['get_config']('smoke' if arg == 'smoke' else None)
-  name = arg if arg and arg != 'smoke' else 'vgg16'
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  model = arg if arg and arg != 'smoke' else 'vgg16'
+  c = _RECIPE['recipe'](arg == 'smoke')
+  epoch = _RECIPE['STEPS_PER_EPOCH']
   c.model = ml_collections.ConfigDict(dict(
-      name=name, num_classes=1000, width_multiplier=1.0, conv_impl='xla'))
+      name=model, num_classes=1000, width_multiplier=1.0, conv_impl='xla'))
   c.optimizer.update(learning_rate=0.01, weight_decay=5e-4)
   c.loss.label_smoothing = 0.0
-  c.schedule.warmup_steps = 1 * STEPS_PER_EPOCH
-  c.train.steps = 74 * STEPS_PER_EPOCH
   if arg == 'smoke':
     c.model.width_multiplier = 1 / 16
-    c.schedule.warmup_steps = 1
-    c.train.steps = 2
+  else:
+    c.schedule.warmup_steps = 1 * epoch
+    c.train.steps = 74 * epoch
   return c

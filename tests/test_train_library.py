@@ -8,7 +8,8 @@ import pytest
 
 from cnn_jax.train import optim, sharding
 from cnn_jax.train.state import TrainState
-from cnn_jax.train.step import make_eval_step, make_train_step
+from cnn_jax.train.evaluate import make_eval_step
+from cnn_jax.train.step import make_train_step
 
 
 class TinyBN(nn.Module):

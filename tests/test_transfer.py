@@ -8,7 +8,7 @@ import pytest
 
 from conftest import load_config
 from cnn_jax.nn.freeze import running_average_batchnorm
-from cnn_jax.tasks import classification
+from cnn_jax.tasks import _supervised, classification
 from cnn_jax.train import optim
 from cnn_jax.train.pretrained import merge_pretrained
 
@@ -85,6 +85,6 @@ def test_linear_probe_on_imagenet_mobilenet_keeps_backbone_and_bn_stats_bit_iden
   pretrained = weights.load('mobilenet_v2', 'imagenet', num_classes=10)
   assert _same(pretrained['params']['features'], result.state.params['features'])
   assert _same(pretrained['batch_stats'], result.state.model_state['batch_stats'])
-  fresh = classification.init_variables(config, classification.build_model(config, 10),
-                                        (32, 32, 3), jax.random.split(jax.random.key(0))[0])
+  fresh = _supervised.init_variables(config, _supervised.build_model(config, 10),
+                                     (32, 32, 3), jax.random.split(jax.random.key(0))[0])
   assert not _same(fresh['params']['classifier'], result.state.params['classifier'])

@@ -13,7 +13,7 @@ import pytest
 
 from cnn_jax.data import sources
 from cnn_jax.data.transforms import prepare_images
-from cnn_jax.tasks import classification
+from cnn_jax.tasks import _supervised, classification
 from cnn_jax.train import optim
 from conftest import load_config
 from zoo_testing import FAST_COMPILE, numpy_variables
@@ -35,12 +35,12 @@ def mnist_batch():
 @pytest.mark.parametrize('family', FAMILIES)
 def test_family_trains_and_loss_falls(family, mnist_batch):
   config = load_config(f'{family}_fashion_mnist', 'smoke')
-  model = classification.build_model(config, num_classes=10)
+  model = _supervised.build_model(config, num_classes=10)
   key = jax.random.key(config.seed, impl='rbg')  # fast-compiling generator on CPU
   variables = numpy_variables(model, mnist_batch['image'])
   params = variables.pop('params')
   tx, _ = optim.make_optimizer(config.optimizer, config.schedule, STEPS)
-  loss_fn = classification.make_loss_fn(model, config.loss.label_smoothing)
+  loss_fn = _supervised.make_loss_fn(classification.Classification(config), model)
 
   @jax.jit(compiler_options=FAST_COMPILE)
   def step(params, model_state, opt_state, key):
@@ -71,7 +71,7 @@ def test_tfds_recipe_configs_build(name):
   for arg in (None, 'smoke'):
     config = load_config(name, arg)
     assert config.data.name == ('tfds:cifar10' if name.endswith('cifar10') else 'tfds:imagenet2012')
-    model = classification.build_model(config, 10 if name.endswith('cifar10') else 1000)
+    model = _supervised.build_model(config, 10 if name.endswith('cifar10') else 1000)
     models.check_input_shape(model, (config.data.image_size, config.data.image_size, 3))
     optim.make_optimizer(config.optimizer, config.schedule, config.train.steps)
     assert make_augment(config.data.augment).steps

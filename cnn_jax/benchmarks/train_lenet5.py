@@ -17,8 +17,9 @@ import jax.numpy as jnp
 import ml_collections
 
 from cnn_jax import bench, models
+from cnn_jax.benchmarks.models import CrossEntropyTask
 from cnn_jax.data import pipeline, sources
-from cnn_jax.tasks.classification import make_loss_fn
+from cnn_jax.tasks import _supervised
 from cnn_jax.train import loop, optim, sharding
 from cnn_jax.train.state import TrainState
 from cnn_jax.train.step import make_train_step
@@ -35,7 +36,7 @@ def _setup(config):
   tx, schedule = optim.make_optimizer(opt, ml_collections.ConfigDict(dict(name='constant')), 10**6)
   variables = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 1)))
   state = sharding.replicate(TrainState.create(variables['params'], {}, tx, jax.random.key(1)), mesh)
-  step = make_train_step(make_loss_fn(model, 0.1), tx, mesh, schedule)
+  step = make_train_step(_supervised.make_loss_fn(CrossEntropyTask(), model), tx, mesh, schedule)
   return mesh, state, step
 
 
@@ -57,13 +58,14 @@ def measure(config) -> list[bench.Result]:
   """The full loop, timed by the loop itself (its train/img_per_sec records)."""
   mesh, state, step = _setup(config)
   dataset = sources.load('mnist')
+  prepare = CrossEntropyTask(size=32, channels=1).prepare
   batches = lambda start: (sharding.global_batch(b, mesh) for b in pipeline.train_batches(
-      dataset.train, config.batch, seed=0, start_step=start, image_size=32, resize='pad',
-      channels=1))
+      dataset.train, config.batch, prepare, seed=0, start_step=start))
   with tempfile.TemporaryDirectory() as workdir:
     writer = MetricWriter(workdir)
     loop.fit(state, step, batches, workdir=workdir, steps=config.loop_steps,
-             examples_per_step=config.batch, log_every=config.loop_log_every,
+             items_per_step=config.batch, unit='img', progress_metrics=('loss', 'accuracy'),
+             log_every=config.loop_log_every,
              checkpoint_every=0, writer=writer, show_progress=True)
     writer.close()
     from cnn_jax.viz.curves import read_jsonl

@@ -1,20 +1,28 @@
 """Input pipelines: deterministic, resumable, sharded per process, prefetched (grain).
 
+Generic over tasks: a task's host-side `prepare(examples) -> batch` turns the raw examples of
+a split (`split.get(indices)`, numpy with a leading example axis) into arrays of static
+shape (images fitted to the model, labels, padded boxes + validity mask, masks, points,
+pairs/triplets), so every batch of a run has the same shapes and the jitted step compiles once.
+
 Train: batch k of the global stream is a pure function of (seed, k): grain shuffles the
 example indices with a fresh permutation every epoch and repeats forever; process p of P
 takes every P-th example of that stream, so a resumed run (start at step k) and a run
-on more processes see the same global batches (up to the order within a batch).
+on more processes see the same global batches (up to the order within a batch). A task
+that needs structured batches (P identities x K images for a triplet loss) passes
+`sampler(k) -> global indices of batch k` instead; process p again takes every P-th one.
 
 Eval: the split is padded to whole batches; `mask` is 1 for real examples and 0 for
 padding, so every test example counts exactly once on any number of processes.
 """
-from typing import Iterator
+from typing import Callable, Iterator
 
 import grain
 import numpy as np
 
 from cnn_jax.data.sources import Split
-from cnn_jax.data.transforms import prepare_images
+
+Prepare = Callable[[dict], dict]
 
 
 def _check_divisible(batch_size: int, num_processes: int, what: str) -> int:
@@ -23,29 +31,37 @@ def _check_divisible(batch_size: int, num_processes: int, what: str) -> int:
   return batch_size // num_processes
 
 
-def train_batches(split: Split, batch_size: int, *, seed: int, start_step: int = 0,
-                  image_size: int, resize: str, channels: int, process_index: int = 0,
-                  num_processes: int = 1, prefetch: int = 4) -> Iterator[dict]:
+def train_batches(split: Split, batch_size: int, prepare: Prepare, *, seed: int,
+                  start_step: int = 0, process_index: int = 0, num_processes: int = 1,
+                  prefetch: int = 4,
+                  sampler: Callable[[int], np.ndarray] | None = None) -> Iterator[dict]:
   """Yields this process's slice of global batch `start_step`, `start_step + 1`, ...:
-  {'image': float32 [B/P, S, S, C] in [0, 1], 'label': int32 [B/P]}."""
+  `prepare(split.get(indices))` for its B/P indices of each global batch of B."""
   local = _check_divisible(batch_size, num_processes, 'config.data.batch_size')
 
   def load(indices: np.ndarray) -> dict:
-    batch = split.get(indices)
-    return {'image': prepare_images(batch['image'], image_size, resize, channels),
-            'label': batch['label'].astype(np.int32)}
+    return prepare(split.get(np.asarray(indices)))
 
-  ds = (grain.MapDataset.range(len(split)).shuffle(seed=seed).repeat()
-        [process_index::num_processes].batch(local, drop_remainder=True))
-  ds = ds[start_step:].map(load)
+  if sampler is None:
+    ds = (grain.MapDataset.range(len(split)).shuffle(seed=seed).repeat()
+          [process_index::num_processes].batch(local, drop_remainder=True))
+    ds = ds[start_step:]
+  else:
+    def indices_of(step: int) -> np.ndarray:
+      idx = np.asarray(sampler(step))
+      if idx.shape != (batch_size,):
+        raise ValueError(f'The sampler gave {idx.shape} indices for step {step}; expected '
+                         f'({batch_size},) (config.data.batch_size).')
+      return idx[process_index::num_processes]
+    ds = grain.MapDataset.range(start_step, 2**62).map(indices_of)
   options = grain.ReadOptions(num_threads=2, prefetch_buffer_size=prefetch)
-  return iter(ds.to_iter_dataset(options))
+  return iter(ds.map(load).to_iter_dataset(options))
 
 
-def eval_batches(split: Split, batch_size: int, *, image_size: int, resize: str, channels: int,
-                 process_index: int = 0, num_processes: int = 1) -> Iterator[dict]:
-  """Yields this process's slice of each padded global eval batch:
-  {'image': float32 [E/P, S, S, C], 'label': int32 [E/P], 'mask': float32 [E/P]}."""
+def eval_batches(split: Split, batch_size: int, prepare: Prepare, *, process_index: int = 0,
+                 num_processes: int = 1) -> Iterator[dict]:
+  """Yields this process's slice of each padded global eval batch: `prepare(examples)` plus
+  'mask': float32 [E/P], 1 for real examples, 0 for padding (a repeat of example 0)."""
   local = _check_divisible(batch_size, num_processes, 'config.data.eval_batch_size')
   n = len(split)
   steps = -(-n // batch_size)
@@ -54,6 +70,8 @@ def eval_batches(split: Split, batch_size: int, *, image_size: int, resize: str,
   index = index.reshape(steps, num_processes, local)[:, process_index]
   for idx in index:
     mask = idx >= 0
-    batch = split.get(np.where(mask, idx, 0))
-    yield {'image': prepare_images(batch['image'], image_size, resize, channels),
-           'label': batch['label'].astype(np.int32), 'mask': mask.astype(np.float32)}
+    batch = prepare(split.get(np.where(mask, idx, 0)))
+    if 'mask' in batch:
+      raise ValueError("prepare() returned a 'mask' entry; the pipeline owns that name (the "
+                       "padding mask of eval batches): call a segmentation mask e.g. 'segmentation'.")
+    yield {**batch, 'mask': mask.astype(np.float32)}

@@ -1,4 +1,5 @@
-"""Fitting decoded images to a model's input: dtype, size and channels (numpy, per batch)."""
+"""Host-side fitting of decoded examples to static shapes (numpy, per batch): images to the
+model input (dtype, size, channels); ragged per-image objects to padded arrays + validity."""
 import numpy as np
 
 RESIZE_METHODS = ('pad', 'resize')
@@ -34,3 +35,21 @@ def prepare_images(images: np.ndarray, size: int, method: str, channels: int) ->
     else:
       raise ValueError(f'Cannot turn {c}-channel images into {channels} (config.data.channels).')
   return np.ascontiguousarray(x, np.float32)
+
+
+def pad_ragged(rows, size: int, fill: float = 0.0, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+  """A list of N arrays [n_i, ...] (e.g. each image's boxes [n_i, 4] or landmarks) ->
+  (padded [N, size, ...] filled with `fill`, valid bool [N, size]): static shapes for jit.
+  An image with more than `size` rows is an error naming the limit, not a silent cut."""
+  rows = [np.asarray(r, dtype) for r in rows]
+  trailing = next((r.shape[1:] for r in rows if r.size), ())
+  out = np.full((len(rows), size, *trailing), fill, dtype)
+  valid = np.zeros((len(rows), size), bool)
+  for i, r in enumerate(rows):
+    if len(r) > size:
+      raise ValueError(f'Example {i} has {len(r)} objects, more than the padded size {size}; '
+                       'raise the task\'s maximum (e.g. config.data.max_boxes).')
+    if len(r):
+      out[i, :len(r)] = r
+      valid[i, :len(r)] = True
+  return out, valid

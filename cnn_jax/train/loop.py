@@ -5,17 +5,24 @@
 - Resume: restores the newest complete checkpoint in `<workdir>/checkpoints`; if its step
   is already `steps`, returns at once. Batches come from `train_batches(start_step)`, so a
   resumed run sees exactly the batches an uninterrupted one would (bitwise-equal results).
+  `train_batches=None`: a run without a dataset (e.g. an image being optimised); the step
+  is called as `train_step(state, None)`.
 - Metrics of step k are fetched while step k+1 runs (no pipeline stall), checked for
   NaN/Inf — an error naming the step and the metric, before any later checkpoint is
   written, so the last good checkpoint stays intact — averaged over `log_every` steps and
-  written with img/s and the learning rate.
+  written with the throughput (`train/<unit>_per_sec`, `items_per_step` items of the task's
+  `unit` per step) and the learning rate. The progress bar shows the metrics the task names.
+- Evaluation is a callback, `evaluate(state) -> {name: value}` (see `train.evaluate`): run
+  every `eval_every` steps and at the end; its scalars are logged as `eval/<name>`, the whole
+  dict (arrays too, e.g. a confusion matrix for pictures) is `FitResult.eval`.
 - Checkpoints every `checkpoint_every` steps, at the end, and when SIGTERM arrives (then
   the loop stops and `result.interrupted` is True).
 """
 import dataclasses
+import itertools
 import signal
 import time
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import jax
 import numpy as np
@@ -27,7 +34,7 @@ from cnn_jax.train.writers import NullWriter, Progress
 
 @dataclasses.dataclass
 class FitResult:
-  """state: final TrainState; eval: last evaluation sums (numpy, incl. 'count') or None;
+  """state: final TrainState; eval: the last `evaluate(state)` dict, or None;
   interrupted: stopped by SIGTERM before `steps`; resumed_from: restored step or None."""
   state: TrainState
   eval: dict | None
@@ -54,21 +61,6 @@ class _SigtermFlag:
       signal.signal(signal.SIGTERM, self._previous)
 
 
-def evaluate(state: TrainState, eval_step: Callable, batches: Iterable) -> dict:
-  """Sums `eval_step` over all batches; returns numpy sums including 'count'."""
-  total = None
-  for batch in batches:
-    sums = eval_step(state, batch)
-    total = sums if total is None else jax.tree.map(lambda a, b: a + b, total, sums)
-  return jax.tree.map(np.asarray, jax.device_get(total))
-
-
-def eval_means(sums: dict) -> dict:
-  """Scalar means of evaluation sums: sum / count for every scalar entry."""
-  count = float(sums['count'])
-  return {k: float(v) / count for k, v in sums.items() if np.ndim(v) == 0 and k != 'count'}
-
-
 def _check_finite(step: int, metrics: dict, checkpointer: Checkpointer) -> None:
   for name, value in metrics.items():
     if not np.all(np.isfinite(value)):
@@ -81,13 +73,15 @@ def _check_finite(step: int, metrics: dict, checkpointer: Checkpointer) -> None:
           'warmup (config.schedule.warmup_steps), then re-run in a new workdir or the same one.')
 
 
-def fit(state: TrainState, train_step: Callable, train_batches: Callable[[int], Iterator], *,
-        workdir: str, steps: int, examples_per_step: int, log_every: int = 50,
-        eval_every: int = 0, checkpoint_every: int = 0, keep_checkpoints: int = 2,
-        eval_step: Callable | None = None, eval_batches: Callable[[], Iterable] | None = None,
-        writer: Any = None, show_progress: bool = True) -> FitResult:
+def fit(state: TrainState, train_step: Callable, train_batches: Callable[[int], Iterator] | None,
+        *, workdir: str, steps: int, items_per_step: int = 1, unit: str = 'step',
+        progress_metrics: Sequence[str] = ('loss',), log_every: int = 50, eval_every: int = 0,
+        checkpoint_every: int = 0, keep_checkpoints: int = 2,
+        evaluate: Callable[[TrainState], dict] | None = None, writer: Any = None,
+        show_progress: bool = True) -> FitResult:
   """Trains `state` to `steps` (see the module docstring); `writer` is a MetricWriter on
-  process 0 and None elsewhere."""
+  process 0 and None elsewhere. `unit`/`items_per_step`: what one step processes (e.g.
+  'img' and the global batch size; 'step' and 1 for a run without data)."""
   writer = writer or NullWriter()
   checkpointer = Checkpointer(workdir, keep_checkpoints)
   resumed_from = checkpointer.latest_step()
@@ -95,13 +89,13 @@ def fit(state: TrainState, train_step: Callable, train_batches: Callable[[int], 
     state = checkpointer.restore(state)
     writer.truncate_after(resumed_from)
   start = int(jax.device_get(state.step))
-  do_eval = lambda: evaluate(state, eval_step, eval_batches()) if eval_step else None
   if start >= steps:
     checkpointer.close()
     return FitResult(state, None, False, resumed_from)
 
   progress = Progress(start, steps, enabled=show_progress)
-  batches = train_batches(start)
+  batches = train_batches(start) if train_batches is not None else itertools.repeat(None)
+  rate_key = f'train/{unit}_per_sec'
   sums: dict[str, float] = {}
   count, t_log, last_eval, interrupted = 0, None, None, False
 
@@ -113,16 +107,15 @@ def fit(state: TrainState, train_step: Callable, train_batches: Callable[[int], 
     for k, v in metrics.items():
       sums[k] = sums.get(k, 0.0) + float(v)
     count += 1
-    progress.update(1, {'loss': float(metrics['loss']),
-                        **({'acc': float(metrics['accuracy'])} if 'accuracy' in metrics else {})})
+    progress.update(1, {k: float(metrics[k]) for k in progress_metrics if k in metrics})
     if t_log is None:  # the first step includes compilation: time from its end
       t_log, sums, count = time.perf_counter(), {}, 0
     elif step % log_every == 0 or step == steps:
       now = time.perf_counter()
       record = {f'train/{k}': v / count for k, v in sums.items()}
-      record['train/img_per_sec'] = count * examples_per_step / max(now - t_log, 1e-9)
+      record[rate_key] = count * items_per_step / max(now - t_log, 1e-9)
       writer.write_scalars(step, record)
-      progress.update(0, {'img/s': record['train/img_per_sec']})
+      progress.update(0, {f'{unit}/s': record[rate_key]})
       t_log, sums, count = now, {}, 0
 
   try:
@@ -142,9 +135,10 @@ def fit(state: TrainState, train_step: Callable, train_batches: Callable[[int], 
         absorb(*pending)
         pending = None
         t_pause = time.perf_counter()
-        if eval_step is not None and (done == steps or (eval_every and done % eval_every == 0)):
-          last_eval = do_eval()
-          writer.write_scalars(done, {f'eval/{k}': v for k, v in eval_means(last_eval).items()})
+        if evaluate is not None and (done == steps or (eval_every and done % eval_every == 0)):
+          last_eval = evaluate(state)
+          writer.write_scalars(done, {f'eval/{k}': v for k, v in last_eval.items()
+                                      if np.ndim(v) == 0})
         if done == steps or sigterm.received or (checkpoint_every and done % checkpoint_every == 0):
           checkpointer.save(state)
         if sigterm.received:

@@ -4,12 +4,15 @@
 
 optimizer: name (sgd | momentum | adam | adamw), learning_rate, momentum, nesterov,
   weight_decay, decay_norm_and_bias (False: no decay on 1-D params, i.e. biases and
-  norm scales/offsets), grad_clip_norm (0 = off), and optionally b1, b2, eps.
-  lr_mults: optional ((regex, multiplier), ...) over '/'-joined parameter paths, first
+  norm scales/offsets), grad_clip_norm (0 = off), b1, b2, eps (Adam's).
+  lr_mults: ((regex, multiplier), ...) over '/'-joined parameter paths, first
   full match wins, unmatched params get 1.0: discriminative learning rates (e.g. backbone
   0.1, head 1.0). A multiplier of 0 freezes: zero updates and no weight decay (set_to_zero).
 schedule: name (constant | cosine | warmup_cosine | warmup_constant | step), warmup_steps,
   end_fraction (cosine's final lr / peak), and for 'step' boundaries + decay_rate.
+
+Every key and its default is in OPTIMIZER_DEFAULTS / SCHEDULE_DEFAULTS (the family base
+configs list them all); a section may leave defaults out, but an unknown key is an error.
 """
 from typing import Any, Callable
 
@@ -20,12 +23,35 @@ import optax
 
 OPTIMIZERS = ('sgd', 'momentum', 'adam', 'adamw')
 SCHEDULES = ('constant', 'cosine', 'warmup_cosine', 'warmup_constant', 'step')
+OPTIMIZER_DEFAULTS = dict(momentum=0.9, nesterov=False, weight_decay=0.0,
+                          decay_norm_and_bias=False, grad_clip_norm=0.0, b1=0.9, b2=0.999,
+                          eps=1e-8, lr_mults=())
+SCHEDULE_DEFAULTS = dict(warmup_steps=0, end_fraction=0.0, boundaries=(), decay_rate=0.1)
+
+
+class _Settings(dict):
+  """A config section with its defaults filled in; keys read as attributes."""
+  __getattr__ = dict.__getitem__
+
+
+def _settings(section, required: tuple[str, ...], defaults: dict, where: str) -> _Settings:
+  """`section` (ConfigDict or dict) over `defaults`; a missing required or unknown key is
+  an error naming the valid ones."""
+  given = dict(section.items())
+  missing = [k for k in required if k not in given]
+  unknown = sorted(set(given) - set(required) - set(defaults))
+  if missing or unknown:
+    raise ValueError(f'{where}: ' + (f'missing {missing}; ' if missing else '') +
+                     (f'unknown {unknown}; ' if unknown else '') +
+                     f'valid keys: {sorted([*required, *defaults])}.')
+  return _Settings({**defaults, **given})
 
 
 def make_schedule(cfg, base_lr: float, total_steps: int) -> optax.Schedule:
   """Learning rate as a function of the step; warmup is linear from 0 to `base_lr`."""
+  cfg = _settings(cfg, ('name',), SCHEDULE_DEFAULTS, 'config.schedule')
   name = cfg.name
-  warmup = int(cfg.get('warmup_steps', 0))
+  warmup = int(cfg.warmup_steps)
   if name not in SCHEDULES:
     raise ValueError(f'Unknown schedule {name!r}; choose one of {list(SCHEDULES)} (config.schedule.name).')
   if name == 'constant' and not warmup:
@@ -36,9 +62,9 @@ def make_schedule(cfg, base_lr: float, total_steps: int) -> optax.Schedule:
   if name in ('cosine', 'warmup_cosine'):
     return optax.warmup_cosine_decay_schedule(
         0.0, base_lr, warmup, max(total_steps, warmup + 1),
-        end_value=base_lr * float(cfg.get('end_fraction', 0.0)))
-  boundaries = list(cfg.get('boundaries', ()))
-  rate = float(cfg.get('decay_rate', 0.1))
+        end_value=base_lr * float(cfg.end_fraction))
+  boundaries = list(cfg.boundaries)
+  rate = float(cfg.decay_rate)
   return optax.piecewise_constant_schedule(base_lr, {int(b): rate for b in boundaries})
 
 
@@ -54,8 +80,8 @@ def param_paths(params) -> Any:
 
 
 def lr_mult_rules(opt) -> tuple[tuple[str, float], ...]:
-  """config.optimizer.lr_mults as ((regex, multiplier), ...); () when unset."""
-  return tuple((str(p), float(m)) for p, m in opt.get('lr_mults', ()) or ())
+  """config.optimizer.lr_mults as ((regex, multiplier), ...); () when empty."""
+  return tuple((str(p), float(m)) for p, m in opt.lr_mults or ())
 
 
 def lr_multiplier(path: str, lr_mults) -> float:
@@ -67,17 +93,17 @@ def lr_multiplier(path: str, lr_mults) -> float:
 
 
 def _single(opt, schedule, mask) -> optax.GradientTransformation:
-  wd = float(opt.get('weight_decay', 0.0))
+  wd = float(opt.weight_decay)
   parts = []
-  if float(opt.get('grad_clip_norm', 0.0)) > 0:
+  if float(opt.grad_clip_norm) > 0:
     parts.append(optax.clip_by_global_norm(float(opt.grad_clip_norm)))
   if wd and opt.name != 'adamw':
     parts.append(optax.add_decayed_weights(wd, mask))
-  b1, b2, eps = float(opt.get('b1', 0.9)), float(opt.get('b2', 0.999)), float(opt.get('eps', 1e-8))
+  b1, b2, eps = float(opt.b1), float(opt.b2), float(opt.eps)
   if opt.name == 'sgd':
     parts.append(optax.sgd(schedule))
   elif opt.name == 'momentum':
-    parts.append(optax.sgd(schedule, momentum=float(opt.momentum), nesterov=bool(opt.get('nesterov', False))))
+    parts.append(optax.sgd(schedule, momentum=float(opt.momentum), nesterov=bool(opt.nesterov)))
   elif opt.name == 'adam':
     parts.append(optax.adam(schedule, b1=b1, b2=b2, eps=eps))
   else:
@@ -91,10 +117,11 @@ def make_optimizer(opt, sched, total_steps: int) -> tuple[optax.GradientTransfor
   With lr_mults, each multiplier gets its own copy of the optimizer on a scaled schedule
   (optax.multi_transform); gradient clipping then applies per group. The returned schedule
   is the unscaled one."""
+  opt = _settings(opt, ('name', 'learning_rate'), OPTIMIZER_DEFAULTS, 'config.optimizer')
   if opt.name not in OPTIMIZERS:
     raise ValueError(f'Unknown optimizer {opt.name!r}; choose one of {list(OPTIMIZERS)} (config.optimizer.name).')
   schedule = make_schedule(sched, float(opt.learning_rate), total_steps)
-  mask: Callable | None = None if opt.get('decay_norm_and_bias', False) else decay_mask
+  mask: Callable | None = None if opt.decay_norm_and_bias else decay_mask
   lr_mults = lr_mult_rules(opt)
   if not lr_mults:
     return _single(opt, schedule, mask), schedule
