@@ -242,6 +242,7 @@ def optimise(features: Features, content, styles, config, workdir: str, previous
   image = np.clip(image, 0, 1)
   final, _ = loss_fn(result.state.params, {}, None, None, constants)
   stats = {'loss': float(final), 'steps': config.steps, 'interrupted': result.interrupted,
+           'resumed_from': result.resumed_from,
            'compile_seconds': timed['compile'],
            'seconds_per_step': timed['seconds'] / timed['steps'] if timed['steps'] else None}
   return image, stats
