@@ -91,3 +91,51 @@ def test_total_activation_size_counts_each_activation_once():
   deep = models.summarize(Net(), (8, 8, 1), depth=2)
   assert [r.layer for r in deep] == ['Input', 'block', 'block/conv', 'block/pool', 'Total']
   assert deep[-1].size == 64 + 8 * 8 * 4 + 4 * 4 * 4  # input + conv + pool, not 'block' again
+
+
+def _lenet_flax_linen(params, x):
+  """LeNet-5 written out with `flax.linen.Conv` / `Dense` (what the model used before it took
+  `conv_impl`): the reference its default formulation must equal bit for bit."""
+  import flax.linen as nn
+  from cnn_jax.nn.pooling import MaxPool
+  conv = lambda p, x: nn.Conv(p['kernel'].shape[-1], (5, 5), padding='VALID').apply({'params': p}, x)
+  dense = lambda p, x: nn.Dense(p['kernel'].shape[-1]).apply({'params': p}, x)
+  pool = lambda x: MaxPool((2, 2)).apply({}, x)
+  x = pool(jax.nn.relu(conv(params['CONV1'], x)))
+  x = pool(jax.nn.relu(conv(params['CONV2'], x)))
+  x = x.reshape(x.shape[0], -1)
+  x = jax.nn.relu(dense(params['FC3'], x))
+  x = jax.nn.relu(dense(params['FC4'], x))
+  return dense(params['Softmax'], x)
+
+
+def _values_and_grads(apply):
+  """(outputs, d sum(out^2) / d (params, x)) of `apply(params, x)`."""
+  return lambda params, x: (apply(params, x), jax.grad(
+      lambda p, x: (apply(p, x) ** 2).sum(), argnums=(0, 1))(params, x))
+
+
+def test_xla_conv_impl_equals_flax_linen_conv_bit_for_bit():
+  model = models.create('lenet5', conv_impl='xla')
+  x = jax.random.uniform(jax.random.key(0), (4, 32, 32, 1))
+  params = model.init(jax.random.key(1), x)['params']
+  ours = jax.jit(_values_and_grads(lambda p, x: model.apply({'params': p}, x)))(params, x)
+  reference = jax.jit(_values_and_grads(_lenet_flax_linen))(params, x)
+  jax.tree.map(np.testing.assert_array_equal, ours, reference)
+
+
+def test_matmul_conv_impls_give_the_same_values_and_gradients():
+  """'taps' and 'fast' (custom VJPs, the speed candidates) against 'xla' on LeNet-5's 5x5
+  valid convs (every impl against lax.conv on many shapes: tests/test_conv.py)."""
+  impls = ('xla', 'taps', 'fast')
+  x = jax.random.uniform(jax.random.key(0), (2, 32, 32, 1))
+  params = models.create('lenet5').init(jax.random.key(1), x)['params']
+  nets = {impl: models.create('lenet5', conv_impl=impl) for impl in impls}
+  out = jax.jit(lambda p, x: {impl: _values_and_grads(lambda p, x: m.apply({'params': p}, x))(p, x)
+                              for impl, m in nets.items()},
+                compiler_options={'xla_backend_optimization_level': 0})(params, x)
+  for impl in impls:
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5, err_msg=impl),
+                 out[impl], out['xla'])
+  with pytest.raises(ValueError, match='Unknown conv impl'):
+    models.create('lenet5', conv_impl='fft').init(jax.random.key(0), x)

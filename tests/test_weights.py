@@ -327,6 +327,11 @@ def test_head_left_out_for_new_classes_and_overlaid_on_a_fresh_init():
                                 state['features.0.1.running_var'])
   with pytest.raises(convert.ConversionError, match='lacks'):
     convert.overlay(fresh, {'params': {'nope': np.zeros(1)}})
+  # The same variables are exactly the headless model's (num_classes=None): nothing missing.
+  headless = models.create('mobilenet_v2', alpha=0.35, num_classes=None)
+  shapes = lambda tree: jax.tree.map(lambda x: tuple(np.shape(x)), dict(tree))
+  assert shapes(convert.convert(state, headless, 'mobilenet_v2', include_head=False)) == shapes(
+      backbone) == shapes(convert.abstract_variables(headless, (32, 32, 3)))
 
 
 # ---------------------------------------------------------------- ImageNet conventions

@@ -25,6 +25,11 @@ torchvision; `__call__(..., return_aux=True)` returns (logits, aux2, aux1) then 
 order), to be weighted 0.3 each in the loss as in the paper. Their outputs are also the
 layers 'aux1', 'aux2' for `models.features`.
 
+Headless (`num_classes=None`, no aux heads): no dropout and fc; the output is the pooled
+[N, 1024]. `return_stages=True` adds, by the zoo's rule (the last activation at each stride):
+'stem' conv1 (stride 2), 'stage1' conv3 (4), 'stage2' inception3b (8), 'stage3' inception4e
+(16), 'stage4' inception5b (32), and 'pre_logits' (the pooled [N, 1024]).
+
 `small_input=True` (32x32): conv1 stride 1 and no maxpool1, so the inception stages run at
 16, 8 and 4 cells instead of 2, 1 and 1. `transform_input=True` maps ImageNet-normalised
 input to the [-1, 1] scaling of the original weights (torchvision's flag, set with its weights).
@@ -36,9 +41,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from cnn_jax.models import backbone
+from cnn_jax.models.backbone import check_num_classes, finish
 from cnn_jax.nn.blocks import conv_factory, norm_factory, scaled_width
 from cnn_jax.nn.inception import Inception, InceptionAux, basic_conv
 from cnn_jax.nn.pooling import GlobalAvgPool, MaxPool
+from cnn_jax.ops.normalize import IMAGENET_MEAN, IMAGENET_STD
 
 # torchvision's Inception(in, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj), without `in`.
 BLOCKS = {
@@ -48,14 +56,16 @@ BLOCKS = {
     'inception4e': (256, 160, 320, 32, 128, 128), 'inception5a': (256, 160, 320, 32, 128, 128),
     'inception5b': (384, 192, 384, 48, 128, 128),
 }
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+# The last inception block at strides 8, 16, 32 (the zoo's stage rule, `models.backbone`).
+_STAGE_ENDS = {'inception3b': 'stage2', 'inception4e': 'stage3', 'inception5b': 'stage4'}
 
 
 class GoogLeNet(nn.Module):
   """GoogLeNet: `[N, H, W, C] -> [N, num_classes]` logits (H, W >= 15; >= 4 if small_input).
 
   Attributes:
-    num_classes. aux_logits: build the two auxiliary heads (train-time only).
+    num_classes: None = headless (module doc). aux_logits: build the two auxiliary heads
+      (train-time only; they need num_classes).
     dropout: before fc (0.2); aux_dropout: in the aux heads (0.7).
     branch3_kernel: 3 (torchvision's weights) or 5 (the paper), see `nn.inception`.
     width_multiplier: scales every conv and the aux widths (1.0 = torchvision).
@@ -63,7 +73,7 @@ class GoogLeNet(nn.Module):
     bn_epsilon: 1e-3 as torchvision. conv_impl: `nn.conv.Conv` formulation. dtype: compute
     dtype (logits are float32).
   """
-  num_classes: int = 1000
+  num_classes: int | None = 1000
   aux_logits: bool = False
   dropout: float = 0.2
   aux_dropout: float = 0.7
@@ -75,8 +85,19 @@ class GoogLeNet(nn.Module):
   conv_impl: str = 'xla'
   dtype: Any = jnp.float32
 
+  def stage_strides(self) -> dict[str, int]:
+    """{stage name: stride} of the `return_stages` dict (pre_logits excluded)."""
+    return backbone.stage_strides(2 if self.small_input else 0)  # small: conv1 /1, no maxpool1
+
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool = False, return_aux: bool = False):
+  def __call__(self, x: jax.Array, train: bool = False, return_aux: bool = False,
+               return_stages: bool = False):
+    """`[N, H, W, C]` -> logits `[N, num_classes]` (features when headless), `(logits, aux2,
+    aux1)` with `return_aux`; with `return_stages`, `(that, {name: activation})`."""
+    check_num_classes(self.num_classes)
+    if self.num_classes is None and self.aux_logits:
+      raise ValueError('A headless GoogLeNet (num_classes=None) has no auxiliary classifiers: '
+                       'set aux_logits=False.')
     if self.transform_input:  # (x * std + mean - 0.5) / 0.5 per RGB channel
       std, mean = jnp.asarray(IMAGENET_STD), jnp.asarray(IMAGENET_MEAN)
       x = x * (std / 0.5) + (mean - 0.5) / 0.5
@@ -88,10 +109,11 @@ class GoogLeNet(nn.Module):
     pool = functools.partial(MaxPool, (3, 3), (2, 2), ceil_mode=True)
 
     x = basic(w(64), 7, strides=1 if self.small_input else 2, padding=3)(name='conv1')(x)
+    stages = {'stem': x}
     if not self.small_input:
       x = pool(name='maxpool1')(x)
     x = basic(w(64), 1)(name='conv2')(x)
-    x = basic(w(192), 3)(name='conv3')(x)
+    x = stages['stage1'] = basic(w(192), 3)(name='conv3')(x)
     x = pool(name='maxpool2')(x)
 
     aux_heads = self.aux_logits and (train or self.is_initializing())
@@ -106,13 +128,18 @@ class GoogLeNet(nn.Module):
         x = MaxPool((2, 2), (2, 2), ceil_mode=True, name='maxpool4')(x)
       x = Inception(*map(w, channels), branch3_kernel=self.branch3_kernel, conv_layer=conv,
                     norm_layer=norm, name=name)(x)
+      if name in _STAGE_ENDS:
+        stages[_STAGE_ENDS[name]] = x
       if aux_heads and name == 'inception4a':
         aux1 = aux(name='aux1')(x).astype(jnp.float32)
       elif aux_heads and name == 'inception4d':
         aux2 = aux(name='aux2')(x).astype(jnp.float32)
 
-    x = GlobalAvgPool(name='avgpool')(x)
+    x = stages['pre_logits'] = GlobalAvgPool(name='avgpool')(x)
+    if self.num_classes is None:
+      return finish(x, stages, return_stages)
     x = nn.Dropout(self.dropout, deterministic=not train, name='dropout')(x)
     x = nn.Dense(self.num_classes, kernel_init=init, dtype=self.dtype, name='fc')(x)
     logits = x.astype(jnp.float32)
-    return (logits, aux2, aux1) if return_aux else logits
+    out = (logits, aux2, aux1) if return_aux else logits
+    return (out, stages) if return_stages else out

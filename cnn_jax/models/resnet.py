@@ -20,6 +20,14 @@ params['layer3']['1']['conv2']['kernel'], 'layer2.0.downsample.1.running_mean' i
 batch_stats['layer2']['0']['downsample']['1']['mean']. Batch norm: eps 1e-5, PyTorch
 momentum 0.1 (Flax 0.9). Convs init as torchvision (Kaiming normal, fan_out).
 
+Headless (`num_classes=None`): the output is the pooled [N, 512 e] (the fc's input), and
+`return_stages=True` adds the stage outputs (`models` package doc), each the last activation
+at its stride:
+
+    'stem'    relu(bn1(conv1)), before the max pool   stride 2    64
+    'stage1'..'stage4'  layer1..layer4                 stride 4, 8, 16, 32
+    'pre_logits'  avgpool output [N, 512 e]
+
 `small_input=True` is the CIFAR stem (He et al. sec. 4.2 style, as used by most CIFAR
 ResNet-18s): conv1 3x3/1 p1 and no max pool, so 32x32 reaches layer4 at 4x4, not 1x1.
 """
@@ -30,6 +38,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from cnn_jax.models import backbone
+from cnn_jax.models.backbone import check_num_classes, finish
 from cnn_jax.nn.blocks import conv_factory, norm_factory, scaled_width
 from cnn_jax.nn.pooling import GlobalAvgPool, MaxPool
 from cnn_jax.nn.residual import BasicBlock, Bottleneck
@@ -44,7 +54,8 @@ class ResNet(nn.Module):
   Attributes:
     stage_sizes: blocks per stage (torchvision's `layers`), e.g. (2, 2, 2, 2).
     block: 'basic' or 'bottleneck'.
-    num_classes. width_multiplier: scales the stage widths 64/128/256/512 (1.0 = torchvision).
+    num_classes: None = headless (no 'fc'; returns the pooled [N, 512 e]).
+    width_multiplier: scales the stage widths 64/128/256/512 (1.0 = torchvision).
     small_input: the CIFAR stem (module doc). zero_init_residual: last BN of each block
       starts at scale 0 (Goyal et al.; torchvision's flag of the same name).
     groups, width_per_group: ResNeXt / wide ResNet bottlenecks (1, 64 = plain ResNet).
@@ -52,7 +63,7 @@ class ResNet(nn.Module):
   """
   stage_sizes: Sequence[int] = (2, 2, 2, 2)
   block: str = 'basic'
-  num_classes: int = 1000
+  num_classes: int | None = 1000
   width_multiplier: float = 1.0
   small_input: bool = False
   zero_init_residual: bool = False
@@ -61,8 +72,16 @@ class ResNet(nn.Module):
   conv_impl: str = 'xla'
   dtype: Any = jnp.float32
 
+  def stage_strides(self) -> dict[str, int]:
+    """{stage name: stride} of the `return_stages` dict (pre_logits excluded)."""
+    names = ('stem', *(f'stage{i + 1}' for i in range(len(self.stage_sizes))))
+    return backbone.stage_strides(2 if self.small_input else 0, names)  # CIFAR stem: no stride, no pool
+
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool = False, return_stages: bool = False):
+    """`[N, H, W, C]` -> logits `[N, num_classes]` (pooled features when headless); with
+    `return_stages`, `(that, {name: activation})` as in the module doc."""
+    check_num_classes(self.num_classes)
     if self.block not in BLOCKS:
       raise ValueError(f'Unknown block {self.block!r}; choose one of {sorted(BLOCKS)}.')
     conv = conv_factory(self.conv_impl, self.dtype)
@@ -73,6 +92,7 @@ class ResNet(nn.Module):
     else:
       x = conv(width, (7, 7), strides=2, padding=3, name='conv1')(x)
     x = nn.relu(norm(name='bn1')(x))
+    stages = {'stem': x}
     if not self.small_input:
       x = MaxPool((3, 3), (2, 2), padding=1, name='maxpool')(x)
 
@@ -86,8 +106,9 @@ class ResNet(nn.Module):
       features = scaled_width(64 * 2 ** i, self.width_multiplier)
       blocks = [functools.partial(block, features, 2 if i > 0 and j == 0 else 1)
                 for j in range(num_blocks)]
-      x = IndexedSequential(tuple(blocks), name=f'layer{i + 1}')(x)
+      x = stages[f'stage{i + 1}'] = IndexedSequential(tuple(blocks), name=f'layer{i + 1}')(x)
 
-    x = GlobalAvgPool(name='avgpool')(x)
-    x = nn.Dense(self.num_classes, dtype=self.dtype, name='fc')(x)
-    return x.astype(jnp.float32)
+    x = stages['pre_logits'] = GlobalAvgPool(name='avgpool')(x)
+    if self.num_classes is not None:
+      x = nn.Dense(self.num_classes, dtype=self.dtype, name='fc')(x)
+    return finish(x, stages, return_stages)

@@ -1,15 +1,14 @@
-"""Model tables and activations by layer name, for any Linen model, without copying it.
+"""Model tables and the input-shape guard, for any Linen model, without copying it.
 
 `summarize` reproduces the course's table (layer, activation shape, activation size,
 parameters) from shapes alone (`jax.eval_shape`: nothing is compiled or allocated).
-`features` returns the outputs of named layers of a real forward pass
-(`capture_intermediates`), which transfer learning, style transfer and visualisation use.
-Layer names are module paths joined by '/', e.g. 'CONV1' or 'layer1/0/conv2'.
+`check_input_shape` names the layer an input is too small for. Layer names are module paths
+joined by '/', e.g. 'CONV1' or 'layer1/0/conv2' (the names `models.features` takes).
 """
 import dataclasses
 import functools
 import math
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import flax
 import flax.linen as nn
@@ -82,14 +81,6 @@ def check_input_shape(model: nn.Module, input_shape: Sequence[int], **kwargs) ->
   return out
 
 
-def _flatten(tree: dict, prefix: tuple[str, ...] = ()) -> Iterable[tuple[tuple[str, ...], Any]]:
-  for k, v in tree.items():
-    if isinstance(v, dict):
-      yield from _flatten(v, prefix + (k,))
-    else:
-      yield prefix + (k,), v
-
-
 def _count(tree) -> int:
   return sum(math.prod(x.shape) for x in jax.tree.leaves(tree))
 
@@ -132,22 +123,3 @@ def format_summary(rows: Sequence[Row]) -> str:
   fmt = lambda line: '  '.join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
   rule = '-' * len(fmt(header))
   return '\n'.join([fmt(header), rule, *map(fmt, body[:-1]), rule, fmt(body[-1])])
-
-
-def features(model: nn.Module, variables, x: jax.Array, names: Sequence[str], train: bool = False,
-             **kwargs) -> dict[str, jax.Array]:
-  """Outputs of the layers `names` (module paths such as 'CONV1' or 'layer2/0') on `x`.
-
-  Runs one forward pass with `capture_intermediates` limited to the requested layers, so
-  it is jit-, vmap- and grad-safe and costs no more than the forward pass itself.
-  """
-  wanted = {tuple(n.split('/')) for n in names}
-  capture = lambda module, method: method == '__call__' and tuple(module.path) in wanted
-  _, state = model.apply(variables, x, train=train, capture_intermediates=capture,
-                         mutable=['intermediates'], **kwargs)
-  found = {'/'.join(p[:-1]): v[0]
-           for p, v in _flatten(flax.core.unfreeze(state.get('intermediates', {})))}
-  missing = sorted(set(names) - set(found))
-  if missing:
-    raise KeyError(f'No layers named {missing}; layers are: {[r.layer for r in summarize(model, x.shape[1:], depth=9)[1:-1]]}')
-  return {n: found[n] for n in names}

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from cnn_jax.ops import conv as conv_ops
+from cnn_jax.ops.padding import effective_size, explicit_padding
 
 Initializer = Callable[..., jax.Array]
 
@@ -85,6 +86,15 @@ class Conv(nn.Module):
         x = jnp.pad(x, [(0, 0), *(((e - 1) // 2, e // 2) for e in eff), (0, 0)], mode='wrap')
       padding = 'VALID'
 
+    in_dilation = conv_ops.as_tuple(self.input_dilation, rank, 'input_dilation')
+    sizes = [(n - 1) * i + 1 for n, i in zip(x.shape[1:-1], in_dilation)]
+    strides = conv_ops.as_tuple(self.strides, rank, 'strides')
+    pads = explicit_padding(padding, sizes, kernel_size, strides, kernel_dilation)
+    window = [effective_size(f, d) for f, d in zip(kernel_size, kernel_dilation)]
+    padded = [n + lo + hi for n, (lo, hi) in zip(sizes, pads)]
+    if any(w > n for w, n in zip(window, padded)):  # say why, not just 'empty output'
+      raise ValueError(f'the conv window is larger than its padded input ({tuple(window)} > '
+                       f'{tuple(padded)}), so the output would be empty')
     y = conv_ops.conv(x, kernel, bias, strides=self.strides, padding=padding,
                       dilation=kernel_dilation, groups=self.feature_group_count,
                       input_dilation=self.input_dilation, impl=self.impl)

@@ -22,12 +22,14 @@ no variable, variables with no key, and shape mismatches.
 
 The head (the final classifier: 'fc' for ResNet/GoogLeNet, 'classifier.6' for
 AlexNet/VGG, 'classifier.1' for MobileNetV2; GoogLeNet's aux heads' 'aux1.fc2', 'aux2.fc2')
-can be left out (`include_head=False`) for a new number of classes: those variables are
-then absent from the result, for `overlay` onto a fresh `model.init`.
+can be left out (`include_head=False`): those variables are then absent from the result,
+which is exactly the variable tree of the headless model (`num_classes=None`, see
+`models.backbone`), or for `overlay` onto a fresh `model.init` with a new number of classes.
 """
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import traverse_util
 
 from cnn_jax import models
 
@@ -76,26 +78,8 @@ def abstract_variables(model, input_shape=(224, 224, 3)) -> dict:
   return jax.eval_shape(lambda x: model.init({'params': jax.random.key(0)}, x, train=False), x)
 
 
-def flatten(tree, prefix: tuple = ()) -> dict[tuple[str, ...], object]:
-  """{path: leaf} of nested mappings."""
-  flat = {}
-  for k, v in tree.items():
-    if hasattr(v, 'items'):
-      flat.update(flatten(v, prefix + (k,)))
-    else:
-      flat[prefix + (k,)] = v
-  return flat
-
-
-def unflatten(flat: dict) -> dict:
-  """Nested dicts from {path: leaf}."""
-  tree: dict = {}
-  for path, leaf in flat.items():
-    node = tree
-    for p in path[:-1]:
-      node = node.setdefault(p, {})
-    node[path[-1]] = leaf
-  return tree
+flatten = traverse_util.flatten_dict      # nested dicts -> {(*path, leaf name): leaf}
+unflatten = traverse_util.unflatten_dict  # the inverse
 
 
 def _strip_data_parallel(state_dict: dict) -> dict:

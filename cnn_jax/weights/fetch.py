@@ -4,6 +4,9 @@
     variables = load('mobilenet_v2', 'imagenet')                 # ImageNet, 1000 classes
     logits = models.create('mobilenet_v2').apply(variables, x, train=False)
 
+    features = load('mobilenet_v2', 'imagenet', include_head=False)   # headless backbone
+    pooled = models.create('mobilenet_v2', num_classes=None).apply(features, x)  # [N, 1280]
+
     backbone = load('mobilenet_v2', 'imagenet', num_classes=10)  # no classifier.1
     model = models.create('mobilenet_v2', num_classes=10)
     variables = convert.overlay(model.init(key, x), backbone)    # fresh head, rest pretrained
@@ -162,7 +165,7 @@ def resolve(model_name: str, source: str | os.PathLike, sha256: str | None = Non
 
 
 def load(model_name: str, source: str | os.PathLike = 'imagenet', num_classes: int | None = None,
-         *, sha256: str | None = None, **model_kwargs) -> dict:
+         *, include_head: bool = True, sha256: str | None = None, **model_kwargs) -> dict:
   """Pretrained variables for registered model `model_name`.
 
   Args:
@@ -170,6 +173,8 @@ def load(model_name: str, source: str | os.PathLike = 'imagenet', num_classes: i
     source: 'imagenet' (offline carriers: `CARRIERS`) or a torchvision state-dict path.
     num_classes: None keeps the file's head (its class count, e.g. 1000); any other value
       leaves the head out (re-initialise it: `convert.overlay(model.init(...), variables)`).
+    include_head: False leaves the head out whatever `num_classes`: the variables of the
+      headless model `models.create(model_name, num_classes=None)` (`models.backbone`).
     sha256: expected digest of a path source (full or >= 8-digit prefix).
     **model_kwargs: passed to `models.create` (e.g. GoogLeNet's transform_input=True, which
       torchvision sets with its weights: `TORCHVISION_KWARGS`; aux_logits=False drops the
@@ -177,13 +182,19 @@ def load(model_name: str, source: str | os.PathLike = 'imagenet', num_classes: i
   Returns: {'params': ..., 'batch_stats': ...} (numpy, Flax layout; no batch_stats for
     AlexNet/VGG without BN).
   """
+  if not include_head and num_classes is not None:
+    raise ValueError(f'include_head=False loads the headless {model_name!r} (num_classes=None); '
+                     f'drop num_classes={num_classes}.')
   path = resolve(model_name, source, sha256)
   state = torch_file.load_state_dict(path)
   heads = convert.head_prefixes(model_name)
   head_weight = state.get(f'{heads[0]}.weight', state.get(f'module.{heads[0]}.weight'))
   file_classes = int(head_weight.shape[0]) if head_weight is not None else 1000
-  include_head = num_classes is None or num_classes == file_classes
-  model = models.create(model_name, num_classes=num_classes or file_classes, **model_kwargs)
-  ignore = ('aux1', 'aux2') if model_name == 'googlenet' and not model_kwargs.get(
-      'aux_logits', False) else ()
-  return convert.convert(state, model, model_name, include_head=include_head, ignore=ignore)
+  if include_head:
+    keep_head = num_classes is None or num_classes == file_classes
+    model = models.create(model_name, num_classes=num_classes or file_classes, **model_kwargs)
+  else:
+    keep_head, model = False, models.create(model_name, num_classes=None, **model_kwargs)
+  ignore = ('aux1', 'aux2') if model_name == 'googlenet' and not (
+      include_head and model_kwargs.get('aux_logits', False)) else ()
+  return convert.convert(state, model, model_name, include_head=keep_head, ignore=ignore)

@@ -22,8 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
+from cnn_jax.ops.normalize import IMAGENET_MEAN as MEAN, IMAGENET_STD as STD
 
 
 @functools.cache
