@@ -1,0 +1,134 @@
+"""What a convnet looks at: Grad-CAM, saliency, SmoothGrad, integrated gradients, occlusion.
+
+Pure functions of (model, variables, images); no hooks, nothing registered or left behind.
+The gradient at an intermediate layer comes from a Flax method interceptor that adds a zero
+`delta` to the named module's output inside one `apply`: d(score)/d(delta) is exactly
+d(score)/d(activation), and the activation itself is returned alongside (one forward, one
+backward). So any module path works ('features/18', 'layer4/1', 'CONV2'), jit/vmap safe.
+
+    score_fn = lambda logits: logits[:, class_index]         # [N, K] -> [N]
+    cam = grad_cam(model, variables, x, 'features/18', score_fn)            # [N, h, w]
+    sal = saliency(model, variables, x, score_fn)                           # [N, H, W]
+    ig  = integrated_gradients(model, variables, x, score_fn, steps=64)     # [N, H, W, C]
+
+Formulas (Selvaraju et al. 2017; Simonyan et al. 2014; Smilkov et al. 2017; Sundararajan
+et al. 2017; Zeiler & Fergus 2014):
+    Grad-CAM^c = ReLU(sum_k alpha_k^c A^k),  alpha_k^c = mean_ij d y^c / d A^k_ij
+    saliency   = max_channels |d y^c / d x|
+    SmoothGrad = mean_s d y^c / d x |_{x + N(0, sigma^2)}
+    IG_i       = (x_i - x0_i) * mean_{m=1..M} d y^c / d x_i |_{x0 + (m - 1/2)/M (x - x0)}
+                 (midpoint rule; completeness: sum_i IG_i ~= y^c(x) - y^c(x0))
+    occlusion  = y^c(x) - y^c(x with a grey patch at each position), all patches one batch
+"""
+from typing import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+def _path_matches(context, layer: tuple[str, ...]) -> bool:
+  return context.method_name == '__call__' and tuple(context.module.path) == layer
+
+
+def layer_activation_and_grad(model: nn.Module, variables, x: jax.Array, layer: str,
+                              score_fn: Callable[[jax.Array], jax.Array], **apply_kwargs):
+  """(A, dS/dA, S): the output A `[N, h, w, C]` of module `layer` (path 'a/b'), the gradient
+  of S = sum(score_fn(logits)) with respect to it, and the scores `[N]`."""
+  path = tuple(layer.split('/'))
+  apply_kwargs.setdefault('train', False)
+
+  def forward(delta):
+    taken = {}
+
+    def interceptor(next_fun, args, kwargs, context):
+      out = next_fun(*args, **kwargs)
+      if _path_matches(context, path):
+        out = out + delta if delta is not None else out
+        taken['a'] = out
+      return out
+    with nn.intercept_methods(interceptor):
+      logits = model.apply(variables, x, **apply_kwargs)
+    if 'a' not in taken:
+      from cnn_jax.models.summary import summarize
+      names = [r.layer for r in summarize(model, x.shape[1:], depth=9)[1:-1]]
+      raise KeyError(f'No layer named {layer!r}; layers are: {names}')
+    return logits, taken['a']
+
+  shape = jax.eval_shape(lambda: forward(None)[1])
+  delta0 = jnp.zeros(shape.shape, shape.dtype)
+  total = lambda d: (lambda out: (jnp.sum(score_fn(out[0])), (score_fn(out[0]), out[1])))(forward(d))
+  (_, (scores, acts)), grads = jax.value_and_grad(total, has_aux=True)(delta0)
+  return acts, grads, scores
+
+
+def grad_cam(model, variables, x, layer: str, score_fn, **apply_kwargs) -> jax.Array:
+  """Grad-CAM `[N, h, w]` at `layer`'s resolution (not upsampled, not normalised):
+  ReLU(sum_k alpha_k A^k), alpha_k = spatial mean of dS/dA^k (pytorch-grad-cam's GradCAM)."""
+  acts, grads, _ = layer_activation_and_grad(model, variables, x, layer, score_fn, **apply_kwargs)
+  alpha = jnp.mean(grads, axis=(1, 2), keepdims=True)
+  return jax.nn.relu(jnp.sum(alpha * acts, axis=-1))
+
+
+def input_gradient(model, variables, x, score_fn, **apply_kwargs) -> jax.Array:
+  """d sum(score_fn(logits)) / d x, `[N, H, W, C]` (each image's score depends only on it)."""
+  apply_kwargs.setdefault('train', False)
+  f = lambda x: jnp.sum(score_fn(model.apply(variables, x, **apply_kwargs)))
+  return jax.grad(f)(x)
+
+
+def saliency(model, variables, x, score_fn, **apply_kwargs) -> jax.Array:
+  """Vanilla gradient saliency `[N, H, W]`: max over channels of |dS/dx|."""
+  return jnp.max(jnp.abs(input_gradient(model, variables, x, score_fn, **apply_kwargs)), -1)
+
+
+def smooth_grad(model, variables, x, score_fn, key, samples: int = 16, sigma: float = 0.15,
+                **apply_kwargs) -> jax.Array:
+  """SmoothGrad `[N, H, W, C]`: the input gradient averaged over `samples` noisy copies
+  (noise std `sigma` times the input's value range), all copies in one batch."""
+  n = x.shape[0]
+  span = jnp.max(x) - jnp.min(x)
+  noise = sigma * span * jax.random.normal(key, (samples, *x.shape), x.dtype)
+  noisy = (x[None] + noise).reshape(samples * n, *x.shape[1:])
+  g = input_gradient(model, variables, noisy, score_fn, **apply_kwargs)
+  return g.reshape(samples, *x.shape).mean(0)
+
+
+def integrated_gradients(model, variables, x, score_fn, baseline: jax.Array | None = None,
+                         steps: int = 32, **apply_kwargs) -> jax.Array:
+  """Integrated gradients `[N, H, W, C]` from `baseline` (default zeros) by the midpoint
+  rule with `steps` points, evaluated as one batch of N * steps images."""
+  x0 = jnp.zeros_like(x) if baseline is None else jnp.broadcast_to(baseline, x.shape)
+  t = (jnp.arange(steps, dtype=x.dtype) + 0.5) / steps
+  path = x0[None] + t[:, None, None, None, None] * (x - x0)[None]
+  g = input_gradient(model, variables, path.reshape(steps * x.shape[0], *x.shape[1:]),
+                     score_fn, **apply_kwargs)
+  return (x - x0) * g.reshape(steps, *x.shape).mean(0)
+
+
+def occlusion(model, variables, image: jax.Array, score_fn, patch: int = 32, stride: int = 16,
+              fill: float | jax.Array = 0.0, batch: int = 64, **apply_kwargs) -> jax.Array:
+  """Occlusion map `[rows, cols]` for ONE image `[H, W, C]`: score(x) - score(x with a
+  `patch` x `patch` square set to `fill` at each `stride` position); positions evaluated in
+  batches of `batch` (one compiled batch shape; the last is padded)."""
+  apply_kwargs.setdefault('train', False)
+  h, w = image.shape[:2]
+  rows, cols = (h - patch) // stride + 1, (w - patch) // stride + 1
+  if rows < 1 or cols < 1:
+    raise ValueError(f'patch={patch} is larger than the image {image.shape[:2]}.')
+  ys = jnp.repeat(jnp.arange(rows) * stride, cols)
+  xs = jnp.tile(jnp.arange(cols) * stride, rows)
+  yy, xx = jnp.arange(h)[:, None], jnp.arange(w)[None, :]
+
+  def occluded(y, x):
+    inside = (yy >= y) & (yy < y + patch) & (xx >= x) & (xx < x + patch)
+    return jnp.where(inside[..., None], fill, image)
+  score = jax.jit(lambda b: score_fn(model.apply(variables, b, **apply_kwargs)))
+  base = score(image[None])[0]
+  total = rows * cols
+  pad = (-total) % batch
+  ys, xs = jnp.pad(ys, (0, pad)), jnp.pad(xs, (0, pad))
+  out = []
+  for i in range(0, total + pad, batch):
+    out.append(score(jax.vmap(occluded)(ys[i:i + batch], xs[i:i + batch])))
+  return (base - jnp.concatenate(out)[:total]).reshape(rows, cols)
