@@ -295,3 +295,125 @@ def test_bench_augment_smoke_times_the_step_with_and_without_augmentation(tmp_pa
   assert all(r.median_s > 0 for r in report.results)
   assert next(r for r in report.results if r.impl == 'none').speedup == 1.0
   assert (tmp_path / 'benchmark.json').exists()
+
+
+# ---------------------------------------------------------------- masks and points
+
+# Every geometric op alone (p=1, so each moves), and a composed warp run with a reflect rule.
+TARGET_SPECS = ['flip_lr(p=1.0)', 'flip_ud(p=1.0)', 'pad_crop(pad=3)',
+                'random_resized_crop(scale=(0.2, 0.6))', 'random_resized_crop(size=(10, 14))',
+                'rotate(degrees=(20, 70))', 'shear(x=25.0, y=10.0)',
+                'affine(degrees=30.0, translate=0.2, scale=(0.7, 1.3), shear=10.0)',
+                'elastic(alpha=6.0, sigma=3.0, mode="constant")',
+                'pad_crop(pad=2, mode="reflect")|rotate(degrees=30, mode="reflect")|shear(x=20.0)']
+S = 12  # image side: the one-hot "which input pixel" image has S * S channels
+
+
+def target_sample():
+  """A sample whose image says, per output pixel, where it came from: channels 0..S*S-1 are
+  the one-hot of the input pixel index (= the instance mask's id), the last 3 channels hold a
+  bright pixel at each of 3 landmark points (pixel centres; point 2 sits in box 0)."""
+  ids = jnp.arange(S * S, dtype=jnp.int32).reshape(S, S)
+  points = jnp.array([[3.5, 4.5], [8.5, 4.5], [6.5, 7.5]])
+  spots = jnp.zeros((S, S, 3)).at[jnp.array([4, 4, 7]), jnp.array([3, 8, 6]),
+                                   jnp.arange(3)].set(1.0)
+  image = jnp.concatenate([jax.nn.one_hot(ids, S * S), spots], -1)
+  boxes = jnp.array([[5.0, 6.0, 8.5, 10.0], [0.0, 0.0, 2.0, 2.0]])
+  return dict(image=image, mask=ids, points=points, boxes=boxes, label=jnp.int32(7))
+
+
+@pytest.mark.parametrize('spec', TARGET_SPECS)
+def test_masks_points_and_boxes_move_with_the_image(spec):
+  """Masks: each output pixel's id is the input pixel whose bilinear weight is largest in
+  the image's own resampling (argmax of the warped one-hot), i.e. the mask follows exactly
+  the same source points; ids stay integers; out-of-frame pixels take mask_fill (-1) where
+  the image is mostly fill. Points: the centroid of the bright pixel lands on the mapped
+  point; a point inside a box stays inside the moved box; validity = inside the frame."""
+  sample = target_sample()
+  out = jax.jit(augment.make_augment(spec, mask_fill=-1))(jax.random.key(5), sample)
+  image, mask = np.asarray(out['image']), np.asarray(out['mask'])
+  h, w = image.shape[:2]
+  assert mask.shape == (h, w) and mask.dtype == np.int32 and int(out['label']) == 7
+  onehot = image[..., :S * S]
+  inside = mask >= 0
+  assert inside.mean() > 0.3
+  np.testing.assert_array_equal(onehot.argmax(-1)[inside], mask[inside])
+  if 'resized' not in spec:  # bilinear stencil: the containing pixel weighs >= 1/4
+    assert np.take_along_axis(onehot, mask[..., None].clip(0), -1)[inside].min() > 0.25 - 1e-5
+  assert onehot.sum(-1)[~inside].max(initial=0.0) <= 0.5 + 1e-5
+  points, valid = np.asarray(out['points']), np.asarray(out['points_valid'])
+  ys, xs = np.mgrid[0:h, 0:w] + 0.5
+  tol = 0.35 if 'elastic' in spec else 1e-4 if spec in TARGET_SPECS[:3] else 0.1  # exact moves
+  checked = 0
+  for k in range(3):
+    np.testing.assert_array_equal(valid[k], (0 <= points[k]).all() and points[k, 0] <= w
+                                  and points[k, 1] <= h)
+    spot = image[..., S * S + k]
+    if valid[k] and (points[k] > 1.5).all() and (points[k] < [w - 1.5, h - 1.5]).all():
+      centroid = [(spot * xs).sum() / spot.sum(), (spot * ys).sum() / spot.sum()]
+      np.testing.assert_allclose(centroid, points[k], atol=tol)
+      checked += 1
+  assert checked >= 1
+  box = np.asarray(out['boxes'])[0]
+  if valid[2]:  # the point sat inside box 0
+    margin = 0.3 if 'elastic' in spec else 1e-4
+    assert box[0] - margin <= points[2, 0] <= box[2] + margin
+    assert box[1] - margin <= points[2, 1] <= box[3] + margin
+  np.testing.assert_array_equal(out['boxes_valid'],
+                                (out['boxes'][:, 2] > out['boxes'][:, 0])
+                                & (out['boxes'][:, 3] > out['boxes'][:, 1]))
+
+
+def test_flips_swap_the_named_point_pairs_and_masks_keep_their_dtype():
+  points = jnp.array([[2.0, 3.0], [6.0, 3.0], [4.0, 6.0]])  # left eye, right eye, mouth
+  mask = jnp.zeros((8, 8, 2), jnp.uint8).at[1, 2, 0].set(5).at[6, 7, 1].set(255)
+  sample = dict(image=ramp(), mask=mask, points=points,
+                points_valid=jnp.array([True, False, True]))
+  out = geo.flip_lr(KEY, sample, p=1.0, flip_pairs=((0, 1),))
+  np.testing.assert_array_equal(out['points'], [[2.0, 3.0], [6.0, 3.0], [4.0, 6.0]])
+  np.testing.assert_array_equal(out['points_valid'], [False, True, True])  # renamed too
+  np.testing.assert_array_equal(out['mask'], np.asarray(mask)[:, ::-1])
+  assert out['mask'].dtype == jnp.uint8
+  out = geo.flip_ud(KEY, sample, p=1.0, flip_pairs=((0, 1),))
+  np.testing.assert_array_equal(out['points'], [[6.0, 5.0], [2.0, 5.0], [4.0, 2.0]])
+  out = geo.flip_lr(KEY, sample, p=1.0)  # no pairs: positions mirror, names stay
+  np.testing.assert_array_equal(out['points'], [[6.0, 3.0], [2.0, 3.0], [4.0, 6.0]])
+  out = augment.make_augment('flip_lr(p=0.0)', flip_pairs=((0, 1),))(KEY, sample)
+  np.testing.assert_array_equal(out['points'], points)  # not flipped: not renamed
+  with pytest.raises(ValueError, match='flip_pairs'):
+    augment.make_augment('flip_lr', flip_pairs=((0, 1), (1, 2)))
+  with pytest.raises(ValueError, match=r'\[0, 3\)'):
+    geo.flip_lr(KEY, sample, p=1.0, flip_pairs=((0, 5),))
+
+
+def test_targets_leaving_the_frame_lose_validity_and_bad_samples_are_named():
+  sample = dict(image=ramp(), boxes=jnp.array([[0.0, 0.0, 2.0, 2.0], [5.0, 5.0, 7.0, 7.0]]),
+                points=jnp.array([[1.0, 1.0], [6.0, 6.0]]), mask=jnp.ones((8, 8), jnp.int32))
+  out = geo.warp_affine(sample, warp.affine_matrix(8, 8, translate_x=-4.0), mask_fill=255)
+  np.testing.assert_array_equal(out['boxes_valid'], [False, True])
+  np.testing.assert_array_equal(out['points_valid'], [False, True])
+  np.testing.assert_allclose(out['points'], [[-3.0, 1.0], [2.0, 6.0]])   # kept, not clipped
+  np.testing.assert_array_equal(out['mask'][:, 4:], 255)                 # the ignore value
+  np.testing.assert_array_equal(out['mask'][:, :4], 1)
+  back = geo.warp_affine(out, warp.affine_matrix(8, 8, translate_x=4.0))
+  np.testing.assert_array_equal(back['points_valid'], [False, True])    # lost stays lost
+  with pytest.raises(ValueError, match=r"mask'\] has shape \(8, 6\) but the image is 8x8"):
+    augment.make_augment('flip_lr')(KEY, dict(image=ramp(), mask=jnp.zeros((8, 6))))
+  with pytest.raises(ValueError, match=r"points'\] must be \[N, 2\]"):
+    geo.rotate(KEY, dict(image=ramp(), points=jnp.zeros((3,))))
+
+
+def test_batch_dict_is_vmap_of_the_single_sample_function():
+  spec = 'flip_lr|pad_crop(pad=2)|rotate(degrees=40)|color(hue=0.2)'
+  one = target_sample()
+  batch = jax.tree.map(lambda a: jnp.stack([a] * 3), one)
+  out = jax.jit(augment.make_batch_augment(spec, flip_pairs=((0, 1),)))(KEY, batch)
+  single = jax.jit(augment.make_augment(spec, flip_pairs=((0, 1),)))
+  for i, k in enumerate(jax.random.split(KEY, 3)):
+    ref = single(k, one)
+    for name in ('image', 'mask', 'points', 'points_valid', 'boxes', 'boxes_valid'):
+      np.testing.assert_allclose(out[name][i], ref[name], atol=1e-5)
+  np.testing.assert_array_equal(out['label'], [7, 7, 7])
+  same = augment.make_batch_augment('none')(KEY, batch)
+  np.testing.assert_array_equal(same['mask'], batch['mask'])
+  np.testing.assert_array_equal(same['points_valid'], True)

@@ -5,6 +5,19 @@
     x, boxes = augment(key, image, boxes)         # boxes [N, 4] xyxy pixels, moved too
     xs = make_batch_augment(spec)(key, images)    # [B, H, W, C]: one key per image (vmap)
 
+Masks and landmarks move with the image when the sample is a dict (batched: every entry has
+the batch axis first):
+
+    augment = make_batch_augment(spec, mask_fill=0, flip_pairs=((0, 1), (3, 4)))
+    out = augment(key, {'image': x, 'mask': m, 'points': p, 'boxes': b, 'boxes_valid': v})
+    # out: the same entries moved (+ 'points_valid', 'boxes_valid'); others pass through
+
+The mask `[H, W]` / `[H, W, K]` (any dtype) is resampled by nearest neighbour at the image's
+own source points, so class and instance ids stay exact; where the image takes a 'constant'
+fill the mask takes `mask_fill` (default 0 = background; e.g. 255 to have a loss ignore it).
+Points `[K, 2]` (x, y) take the forward map, like boxes; 'points_valid' turns False once a
+point leaves the frame; on a flip the pairs in `flip_pairs` swap (left eye <-> right eye).
+
 Inside a jitted train step (the batch stays on device, nothing goes back to the host):
 
     batch_augment = make_batch_augment(config.data.augment)
@@ -47,26 +60,30 @@ import jax.numpy as jnp
 
 from cnn_jax.ops.augment_color import (color, color_shift, pca_from_images, pca_lighting,
                                        pca_shift)
-from cnn_jax.ops.augment_geometric import (affine, elastic, flip_lr, flip_ud, pad_crop,
+from cnn_jax.ops.augment_geometric import (affine, as_sample, check_sample, elastic, flip_lr,
+                                           flip_permutation, flip_ud, pad_crop,
                                            random_resized_crop, rotate, shear, warp_affine)
 from cnn_jax.ops.augment_warp import (WARPS, Warp, affine_matrix, apply_warps, clip_boxes,
-                                      transform_boxes)
+                                      transform_boxes, transform_points, warp_sample)
 
 __all__ = ['make_augment', 'make_batch_augment', 'parse_spec', 'OPS', 'flip_lr', 'flip_ud',
            'pad_crop', 'random_resized_crop', 'rotate', 'shear', 'affine', 'elastic', 'color',
            'color_shift', 'pca_lighting', 'pca_shift', 'pca_from_images', 'warp_affine',
-           'affine_matrix', 'transform_boxes', 'clip_boxes', 'apply_warps', 'Warp']
+           'affine_matrix', 'transform_boxes', 'transform_points', 'clip_boxes', 'apply_warps',
+           'warp_sample', 'check_sample', 'Warp']
 
 GEOMETRIC = {'flip_lr': flip_lr, 'flip_ud': flip_ud, 'pad_crop': pad_crop,
              'random_resized_crop': random_resized_crop, 'rotate': rotate, 'shear': shear,
              'affine': affine, 'elastic': elastic}
 PHOTOMETRIC = {'color': color, 'color_shift': color_shift, 'pca_lighting': pca_lighting}
 OPS: dict[str, Callable] = {**GEOMETRIC, **PHOTOMETRIC}
+# Set once for the whole composed augmentation (properties of the data, not of one step).
+TARGET_ARGS = ('mask_fill', 'flip_pairs')
 
 
 def op_params(name: str) -> list[str]:
   """The keyword arguments op `name` accepts in a spec (its own, plus the generic `p`)."""
-  skip = {'key', 'image', 'boxes'}
+  skip = {'key', 'image', 'boxes', *TARGET_ARGS}
   params = [n for n in inspect.signature(OPS[name]).parameters if n not in skip]
   return params if 'p' in params else params + ['p']
 
@@ -119,10 +136,10 @@ def parse_spec(spec: str) -> list[tuple[str, dict]]:
   return steps
 
 
-def _step(name: str, kwargs: dict, as_warp: bool) -> tuple[str, Callable]:
+def _step(name: str, kwargs: dict, as_warp: bool, targets: dict) -> tuple[str, Callable]:
   """One parsed step as ('warp', (key, height, width) -> Warp) for rotate/shear/affine/
-  elastic (and pad_crop when `as_warp`), else ('op', (key, image, boxes) -> (image, boxes));
-  `p` applied generically."""
+  elastic (and pad_crop when `as_warp`), else ('op', (key, sample) -> sample); `p` applied
+  generically; `targets` (mask_fill, flip_pairs) given to the ops that take them."""
   kwargs = dict(kwargs)
   fn = OPS[name]
   own_p = 'p' in inspect.signature(fn).parameters
@@ -141,65 +158,80 @@ def _step(name: str, kwargs: dict, as_warp: bool) -> tuple[str, Callable]:
     warp(jax.random.key(0), 8, 8)  # validates the arguments (mode, sigma) at build time
     return 'warp', warp
   geometric = name in GEOMETRIC
+  extra = {k: v for k, v in targets.items() if k in inspect.signature(fn).parameters}
 
-  def run(key, image, boxes):
+  def run(key, sample):
     k_apply, k_op = jax.random.split(key)
     if geometric:
-      new_image, new_boxes = fn(k_op, image, boxes, **kwargs)
+      new = fn(k_op, sample, **kwargs, **extra)
     else:
-      new_image, new_boxes = fn(k_op, image, **kwargs), boxes
+      new = {**sample, 'image': fn(k_op, sample['image'], **kwargs)}
     if own_p or p >= 1.0:
-      return new_image, new_boxes
+      return new
     apply = jax.random.bernoulli(k_apply, p)
-    return jax.tree.map(lambda a, b: jnp.where(apply, a, b), (new_image, new_boxes),
-                        (image, boxes))
+    return jax.tree.map(lambda a, b: jnp.where(apply, a, b), new, sample)
 
   return 'op', run
 
 
-def make_augment(spec: str) -> Callable:
+def make_augment(spec: str, *, mask_fill=0, flip_pairs=None) -> Callable:
   """The composed augmentation of `spec` (grammar in the module doc).
 
   Returns `augment(key, image, boxes=None)`: image `[H, W, C]` float in [0, 1] -> same
-  shape; with boxes `[N, 4]` it returns `(image, boxes)`. Pure: the same key gives the same
-  result; works under jit and vmap. Consecutive warps (rotate, shear, affine, elastic, and a
-  pad_crop next to one) are composed and resampled once (`augment_warp.apply_warps`).
-  `augment.steps` holds the parsed steps.
+  shape; with boxes `[N, 4]` it returns `(image, boxes)`. Or `augment(key, sample)` with a
+  sample dict ('image'; optional 'boxes', 'boxes_valid', 'mask', 'points', 'points_valid';
+  `augment_geometric.check_sample`) -> the dict with everything moved together. `mask_fill`:
+  the mask value where the image is filled ('constant' mode); `flip_pairs`: point index pairs
+  swapped by flips. Pure: the same key gives the same result; works under jit and vmap.
+  Consecutive warps (rotate, shear, affine, elastic, and a pad_crop next to one) are composed
+  and resampled once (`augment_warp.warp_sample`). `augment.steps` holds the parsed steps.
   """
   parsed = parse_spec(spec)
+  if flip_pairs:
+    flip_permutation(flip_pairs, 1 + max(int(i) for pair in flip_pairs for i in pair))
+  targets = dict(mask_fill=mask_fill, flip_pairs=flip_pairs)
   names = [name for name, _ in parsed]
 
   def next_to_warp(i: int) -> bool:  # pad_crop shares a neighbouring warp's resampling
     return any(0 <= j < len(names) and names[j] in WARPS and names[j] != 'pad_crop'
                for j in (i - 1, i + 1))
 
-  steps = [_step(name, kwargs, name != 'pad_crop' or next_to_warp(i))
+  steps = [_step(name, kwargs, name != 'pad_crop' or next_to_warp(i), targets)
            for i, (name, kwargs) in enumerate(parsed)]
 
   def augment(key, image, boxes=None):
-    out, out_boxes, pending = image, boxes, []
+    sample, legacy = as_sample(image, boxes)
+    pending = []
     for step_key, (kind, fn) in zip(jax.random.split(key, max(len(steps), 1)), steps):
       if kind == 'warp':
-        pending.append(fn(step_key, *out.shape[:2]))
+        pending.append(fn(step_key, *sample['image'].shape[:2]))
         continue
-      out, out_boxes = apply_warps(out, pending, out_boxes)
+      sample = fn(step_key, warp_sample(sample, pending, mask_fill))
       pending = []
-      out, out_boxes = fn(step_key, out, out_boxes)
-    out, out_boxes = apply_warps(out, pending, out_boxes)
-    return out if boxes is None else (out, out_boxes)
+    sample = warp_sample(sample, pending, mask_fill)
+    if not legacy:
+      return sample
+    return sample['image'] if boxes is None else (sample['image'], sample['boxes'])
 
   augment.steps = parsed
   augment.spec = spec
   return augment
 
 
-def make_batch_augment(spec: str) -> Callable:
-  """`augment(key, images, boxes=None)` for a batch `[B, H, W, C]` (boxes `[B, N, 4]`):
-  `make_augment(spec)` vmapped with one key per image (`jax.random.split(key, B)`)."""
-  single = make_augment(spec)
+def make_batch_augment(spec: str, *, mask_fill=0, flip_pairs=None) -> Callable:
+  """`augment(key, images, boxes=None)` for a batch `[B, H, W, C]` (boxes `[B, N, 4]`), or
+  `augment(key, batch)` for a batch dict (every entry with the batch axis first: 'image'
+  `[B, H, W, C]`, 'mask' `[B, H, W(, K)]`, 'points' `[B, K, 2]`, ...): `make_augment(spec,
+  mask_fill=, flip_pairs=)` vmapped with one key per image (`jax.random.split(key, B)`)."""
+  single = make_augment(spec, mask_fill=mask_fill, flip_pairs=flip_pairs)
 
   @functools.wraps(single)
   def augment(key, images, boxes=None):
+    if isinstance(images, dict):  # validity flags are added even when nothing moves
+      if 'image' not in images:
+        raise ValueError("A batch dict needs 'image' [B, H, W, C]; got entries "
+                         f'{sorted(images)}.')
+      return jax.vmap(single)(jax.random.split(key, images['image'].shape[0]), images)
     if not single.steps:
       return images if boxes is None else (images, boxes)
     keys = jax.random.split(key, images.shape[0])

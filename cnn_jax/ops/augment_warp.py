@@ -3,13 +3,14 @@
 A warp is the map from an output point to the point of its input it shows (the inverse map),
 plus how points outside the input frame are treated and how boxes move (the forward map):
 
-    Warp(src, mode, fill, boxes, applied)
+    Warp(src, mode, fill, boxes, points, applied)
       src(xs, ys, on_grid) -> (xs', ys')   continuous coordinates (pixel (i, j) covers
                                            [j, j+1] x [i, i+1]; `on_grid`: the points are
                                            exactly the pixel centres, so a field can be read
                                            without interpolation)
       mode: 'constant' (fill) | 'nearest' (border pixel) | 'reflect' (mirror at the border
-            pixel centres); boxes(boxes [N, 4]) -> boxes; applied: scalar bool (p < 1)
+            pixel centres); boxes(boxes [N, 4]) -> boxes; points(xs, ys) -> (xs', ys') the
+            forward map of landmark points; applied: scalar bool (p < 1)
 
 `apply_warps(image, [w1, w2, ...])` shows the image warped by w1, then w2, ...: output pixel
 centre p is traced back p -> w_n.src -> ... -> w_1.src and the input image is sampled once,
@@ -19,6 +20,13 @@ the frame [0, W] x [0, H] takes that warp's fill; nearest: clamp; reflect: mirro
 result is the sequential one up to interpolation: one interpolation instead of n blurs less,
 and on CPU XLA fuses a gather of a gathered (warped) image into one slow loop, which a
 single sampling avoids (a rotate|elastic spec runs ~3x faster this way).
+
+`warp_sample(sample, warps, mask_fill)` does the same for a sample dict (see `ops.augment`):
+a segmentation mask follows the SAME traced-back source points, read by nearest neighbour
+(the pixel containing the point, so integer class / instance ids stay exact; out-of-frame
+points under 'constant' take `mask_fill`), landmark points take each warp's forward map and
+lose validity as soon as one warp moves them out of the frame [0, W] x [0, H] (whatever the
+mode, what a later warp shows there is fill or a mirrored copy, not the point).
 """
 import math
 from typing import Callable, NamedTuple
@@ -37,6 +45,7 @@ class Warp(NamedTuple):
   mode: str
   fill: float
   boxes: Callable
+  points: Callable
   applied: jax.Array | bool = True
 
 
@@ -80,6 +89,23 @@ def affine_matrix(height: int, width: int, degrees=0.0, shear_x=0.0, shear_y=0.0
                           jnp.array([[0.0, 0.0, 1.0]])], 0)
 
 
+def transform_points(xs, ys, matrix):
+  """Points (xs, ys) (any equal shapes) through the forward affine `matrix` `[3, 3]`."""
+  return (matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2],
+          matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2])
+
+
+def points_inside(points, height: int, width: int) -> jax.Array:
+  """`[K]` bool: point `[K, 2]` (x, y) lies in the image [0, W] x [0, H] (edges included)."""
+  x, y = points[..., 0], points[..., 1]
+  return (x >= 0) & (x <= width) & (y >= 0) & (y <= height)
+
+
+def boxes_nonempty(boxes) -> jax.Array:
+  """`[N]` bool: the xyxy box has positive area (a box clipped out of the frame has none)."""
+  return (boxes[..., 2] > boxes[..., 0]) & (boxes[..., 3] > boxes[..., 1])
+
+
 def transform_boxes(boxes, matrix, height: int, width: int):
   """Boxes `[N, 4]` through the forward affine `matrix`: the enclosing box of the 4 moved
   corners, clipped to the image."""
@@ -101,7 +127,7 @@ def affine_warp(matrix, height: int, width: int, mode='constant', fill=0.0, appl
             inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2])
 
   return Warp(src, check_mode(mode), fill, lambda b: transform_boxes(b, matrix, height, width),
-              applied)
+              lambda xs, ys: transform_points(xs, ys, matrix), applied)
 
 
 def gaussian_matrix(n: int, sigma: float) -> jax.Array:
@@ -120,9 +146,10 @@ def elastic_field(key, height: int, width: int, alpha: float, sigma: float) -> j
 
 
 def elastic_warp(field, height: int, width: int, mode='nearest', fill=0.0, applied=True,
-                 box_points: int = 8) -> Warp:
+                 box_points: int = 8, point_iterations: int = 10) -> Warp:
   """The warp out(p) = in(p + d(p)) of a field `[2, H, W]`; boxes take the first-order
-  forward map q -> q - d(q) at `box_points` points per edge (enclosing box, clipped)."""
+  forward map q -> q - d(q) at `box_points` points per edge (enclosing box, clipped); points
+  solve p + d(p) = q by `point_iterations` fixed-point steps (accurate where it does not fold)."""
 
   def at(plane, xs, ys):  # field value at continuous points (array coordinate = q - 0.5)
     return ndimage.map_coordinates(plane, [ys - 0.5, xs - 0.5], order=1, mode='nearest')
@@ -141,7 +168,19 @@ def elastic_warp(field, height: int, width: int, mode='nearest', fill=0.0, appli
     moved = jnp.stack([nx.min(1), ny.min(1), nx.max(1), ny.max(1)], -1).astype(b.dtype)
     return clip_boxes(moved, height, width)
 
-  return Warp(src, check_mode(mode), fill, boxes, applied)
+  def points(xs, ys):
+    # The forward map inverts p -> p + d(p): the point p with p + d(p) = q. Fixed-point
+    # iteration p <- q - d(p) from the boxes' first-order guess q - d(q); it contracts
+    # wherever |grad d| < 1 (where the warp does not fold), ~|grad d|^k error after k steps.
+    # A loop, not unrolled: XLA:CPU would fuse the nested gathers (and the field's smoothing)
+    # into one loop that recomputes them per point (measured: minutes to compile and run).
+    def step(_, p):
+      return xs - at(field[1], *p), ys - at(field[0], *p)
+
+    return jax.lax.fori_loop(0, point_iterations, step,
+                             (xs - at(field[1], xs, ys), ys - at(field[0], xs, ys)))
+
+  return Warp(src, check_mode(mode), fill, boxes, points, applied)
 
 
 def _bound(xs, ys, height: int, width: int, mode: str):
@@ -150,17 +189,19 @@ def _bound(xs, ys, height: int, width: int, mode: str):
     return xs, ys, (xs < 0) | (xs > width) | (ys < 0) | (ys > height)
   if mode == 'nearest':
     return jnp.clip(xs, 0.5, width - 0.5), jnp.clip(ys, 0.5, height - 0.5), None
-
-  def mirror(v, n):  # reflect about the end pixel centres (ndimage 'mirror'), period 2(n-1)
-    if n == 1:
-      return jnp.full_like(v, 0.5)
-    a = jnp.mod(v - 0.5, 2 * (n - 1))
-    return jnp.where(a > n - 1, 2 * (n - 1) - a, a) + 0.5
-
-  return mirror(xs, width), mirror(ys, height), None
+  return _mirror(xs, width), _mirror(ys, height), None
 
 
-def sample(image, rows, cols, mode: str = 'constant', fill: float = 0.0):
+def _mirror(v, n: int):
+  """Continuous coordinate v reflected about the end pixel centres 0.5 and n - 0.5
+  (ndimage's 'mirror'), period 2 (n - 1)."""
+  if n == 1:
+    return jnp.full_like(v, 0.5)
+  a = jnp.mod(v - 0.5, 2 * (n - 1))
+  return jnp.where(a > n - 1, 2 * (n - 1) - a, a) + 0.5
+
+
+def sample_bilinear(image, rows, cols, mode: str = 'constant', fill: float = 0.0):
   """Bilinear samples of `image` `[H, W, C]` at array coordinates `rows`, `cols` `[h, w]`
   (row i, column j is the pixel centre) -> `[h, w, C]`."""
 
@@ -171,11 +212,67 @@ def sample(image, rows, cols, mode: str = 'constant', fill: float = 0.0):
   return jax.vmap(channel, in_axes=-1, out_axes=-1)(image)
 
 
+def sample_nearest(mask, xs, ys, mode: str = 'constant', fill=0):
+  """`mask` `[H, W, ...]` (any dtype) read at continuous points `xs`, `ys` `[h, w]`: the value
+  of the pixel containing each point (column floor(x), row floor(y)), so labels are copied,
+  never blended. Outside the frame: 'constant' -> `fill`, 'nearest' -> the border pixel,
+  'reflect' -> mirrored about the end pixel centres (the image's rules)."""
+  height, width = mask.shape[:2]
+  if mode == 'reflect':
+    xs, ys = _mirror(xs, width), _mirror(ys, height)
+  cols = jnp.clip(jnp.floor(xs).astype(jnp.int32), 0, width - 1)
+  rows = jnp.clip(jnp.floor(ys).astype(jnp.int32), 0, height - 1)
+  out = mask[rows, cols]
+  if mode == 'constant':
+    outside = (xs < 0) | (xs >= width) | (ys < 0) | (ys >= height)
+    out = jnp.where(_expand(outside, out), jnp.asarray(fill, mask.dtype), out)
+  return out
+
+
+def _expand(flags, like):
+  """`[h, w]` flags broadcastable against `like` `[h, w, ...]`."""
+  return flags.reshape(flags.shape + (1,) * (like.ndim - flags.ndim))
+
+
+def move_points(sample: dict, fn: Callable, height: int, width: int, applied=True) -> dict:
+  """sample['points'] `[K, 2]` through the forward map fn(xs, ys) where `applied`;
+  'points_valid' &= inside the (new) H x W frame. No-op without points."""
+  if 'points' not in sample:
+    return sample
+  points = sample['points']
+  new = jnp.stack(fn(points[:, 0], points[:, 1]), -1).astype(points.dtype)
+  points = jnp.where(applied, new, points)
+  valid = sample.get('points_valid', jnp.ones(points.shape[:1], bool))
+  return {**sample, 'points': points,
+          'points_valid': valid & points_inside(points, height, width)}
+
+
+def move_boxes(sample: dict, fn: Callable, applied=True) -> dict:
+  """sample['boxes'] `[N, 4]` -> fn(boxes) where `applied` (fn clips to the frame);
+  'boxes_valid' &= positive area. No-op without boxes."""
+  if 'boxes' not in sample:
+    return sample
+  boxes = jnp.where(applied, fn(sample['boxes']), sample['boxes'])
+  valid = sample.get('boxes_valid', jnp.ones(boxes.shape[:1], bool))
+  return {**sample, 'boxes': boxes, 'boxes_valid': valid & boxes_nonempty(boxes)}
+
+
 def apply_warps(image, warps: list[Warp], boxes=None):
   """`image` `[H, W, C]` warped by warps[0], then warps[1], ... with one resampling (module
   doc); boxes `[N, 4]` (or None) through each warp's forward map in order."""
+  sample = warp_sample({'image': image} if boxes is None else {'image': image, 'boxes': boxes},
+                       warps)
+  return sample['image'], sample.get('boxes')
+
+
+def warp_sample(sample: dict, warps: list[Warp], mask_fill=0) -> dict:
+  """The sample dict ('image' `[H, W, C]`; optional 'boxes' `[N, 4]`, 'mask' `[H, W, ...]`,
+  'points' `[K, 2]` with their validity flags) warped by warps[0], warps[1], ... : image
+  resampled once (bilinear), mask once (nearest, `mask_fill` where the image takes a
+  'constant' fill), boxes and points through each forward map in order (module doc)."""
   if not warps:
-    return image, boxes
+    return sample
+  image = sample['image']
   height, width = image.shape[:2]
   ys, xs = jnp.meshgrid(jnp.arange(height, dtype=jnp.float32) + 0.5,
                         jnp.arange(width, dtype=jnp.float32) + 0.5, indexing='ij')
@@ -187,13 +284,19 @@ def apply_warps(image, warps: list[Warp], boxes=None):
       xs, ys, outside = _bound(xs, ys, height, width, warp.mode)
       if outside is not None:
         fills.append((outside & warp.applied, warp.fill))
-  out = sample(image, ys - 0.5, xs - 0.5, warps[0].mode, warps[0].fill)
+  out = sample_bilinear(image, ys - 0.5, xs - 0.5, warps[0].mode, warps[0].fill)
   for outside, fill in fills:  # later warps last: their fill wins, as when run in sequence
     out = jnp.where(outside[..., None], jnp.asarray(fill, out.dtype), out)
-  if boxes is not None:
-    for warp in warps:
-      boxes = jnp.where(warp.applied, warp.boxes(boxes), boxes)
-  return out, boxes
+  sample = {**sample, 'image': out}
+  if 'mask' in sample:
+    mask = sample_nearest(sample['mask'], xs, ys, warps[0].mode, mask_fill)
+    for outside, _ in fills:
+      mask = jnp.where(_expand(outside, mask), jnp.asarray(mask_fill, mask.dtype), mask)
+    sample['mask'] = mask
+  for warp in warps:
+    sample = move_boxes(sample, warp.boxes, warp.applied)
+    sample = move_points(sample, warp.points, height, width, warp.applied)
+  return sample
 
 
 def rotation_warp(key, height, width, degrees=15.0, mode='constant', fill=0.0, applied=True):
@@ -243,7 +346,7 @@ def pad_crop_warp(key, height, width, pad=4, mode='constant', fill=0.0, applied=
     return xs - tx, ys - ty
 
   return Warp(src, check_mode(mode), fill, lambda b: transform_boxes(b, matrix, height, width),
-              applied)
+              lambda xs, ys: (xs + tx, ys + ty), applied)
 
 
 # Spec op name -> warp factory (key, height, width, **params) -> Warp. pad_crop joins them in
