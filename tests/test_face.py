@@ -182,3 +182,30 @@ def test_pk_sampler_deterministic_resumable_and_checked():
     PKSampler(labels, p=2, k=5)
   with pytest.raises(ValueError, match='only 6 exist'):
     PKSampler(labels, p=7, k=2)
+
+
+@pytest.mark.slow
+def test_triplet_task_smoke_trains_evaluates_and_draws(tmp_path):
+  from conftest import load_config
+  from cnn_jax.tasks import face_embedding
+  config = load_config('face_triplet_orl', 'smoke')
+  config.devices = 1  # one compile for one device: the cheapest end-to-end run
+  previous = jax.config.jax_default_prng_impl
+  jax.config.update('jax_default_prng_impl', 'rbg')  # threefry init compiles slowly on CPU
+  try:
+    result = face_embedding.run(config, str(tmp_path))
+  finally:
+    jax.config.update('jax_default_prng_impl', previous)
+  ev = result.eval
+  assert ev['num_pairs'] == 900 and 0 <= ev['nn_accuracy'] <= 1 and 0 <= ev['auc'] <= 1
+  assert ev['embeddings'].shape == (100, 8) and set(ev['labels']) == set(range(30, 40))
+  logged = json.loads((tmp_path / 'metrics.jsonl').read_text().splitlines()[0])
+  assert {'train/fraction_active', 'train/mean_pos_dist', 'train/mean_neg_dist'} <= set(logged)
+  for name in ('roc', 'pairs', 'one_shot', 'embeddings', 'curves'):
+    assert (tmp_path / f'{name}.png').stat().st_size > 1000
+  task = face_embedding.FaceEmbedding(config)
+  with pytest.raises(ValueError, match='vectors'):
+    task._embed(jnp.zeros((2, 3, 3)))
+  config.data.batch_size = 10
+  with pytest.raises(ValueError, match='p \\* data.k'):
+    task.sampler(face_embedding.load_orl_split(30))
