@@ -39,7 +39,7 @@ def plot_pairs(images: np.ndarray, pairs: np.ndarray, same: np.ndarray, dist: np
       _show(bottom, images[pairs[k, 1]])
       wrong = (dist[k] < threshold) != same[k]
       top.set_title(f'd={dist[k]:.3f}', fontsize=8, color='red' if wrong else 'black')
-    axes[2 * r, 0].text(0, -0.35, title, transform=axes[2 * r, 0].transAxes, fontsize=9)
+    axes[2 * r, 0].text(0, 1.3, title, transform=axes[2 * r, 0].transAxes, fontsize=9)
   fig.suptitle(f'hardest pairs (threshold {threshold:.3f}; red: misclassified)', fontsize=10)
   return save_png(fig, png_path)
 
