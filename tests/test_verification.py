@@ -82,3 +82,24 @@ def test_nearest_neighbour_and_one_shot_by_hand():
   assert res.open_set_accuracy == pytest.approx(0.5)
   with pytest.raises(ValueError, match='identities'):
     v.one_shot_accuracy(separable, ids, n_way=3, tau=1.0)
+
+
+def test_siamese_verifier_is_symmetric_and_chi2_by_hand():
+  import jax
+  import jax.numpy as jnp
+  from cnn_jax import models
+  from cnn_jax.models.siamese import SiameseVerifier, pair_features
+  rng = np.random.default_rng(0)
+  a, b = (jnp.asarray(rng.random((3, 32, 32, 1)), jnp.float32) for _ in range(2))
+  for kind in ('abs', 'chi2'):
+    net = SiameseVerifier(models.create('lenet5', num_classes=6), kind)
+    variables = net.init(jax.random.key(0), a, b)
+    ab, ba = net.apply(variables, a, b), net.apply(variables, b, a)
+    assert ab.shape == (3,)
+    np.testing.assert_allclose(np.asarray(ab), np.asarray(ba), rtol=1e-6, atol=1e-6)
+  e1, e2 = jnp.array([[1.0, 0.0, 3.0]]), jnp.array([[3.0, 0.0, 1.0]])
+  # (1-3)^2/4 = 1; 0/0 -> 0 (denominator floored); (3-1)^2/4 = 1.
+  np.testing.assert_allclose(np.asarray(pair_features(e1, e2, 'chi2')), [[1.0, 0.0, 1.0]])
+  np.testing.assert_allclose(np.asarray(pair_features(e1, e2, 'abs')), [[2.0, 0.0, 2.0]])
+  with pytest.raises(ValueError, match='similarity'):
+    pair_features(e1, e2, 'cos')

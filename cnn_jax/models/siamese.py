@@ -1,0 +1,45 @@
+"""Verification as binary classification (the course; Taigman et al. 2014, DeepFace; Koch et
+al. 2015): a logistic unit on a symmetric combination of two embeddings.
+
+    y_hat = sigmoid( sum_k w_k * phi(f(x1)_k, f(x2)_k) + b )
+      'abs':  phi = |f(x1)_k - f(x2)_k|
+      'chi2': phi = (f(x1)_k - f(x2)_k)^2 / (f(x1)_k + f(x2)_k)   (DeepFace's chi^2 similarity,
+              for non-negative features; the denominator is kept >= eps)
+
+phi is symmetric in (x1, x2), so the verdict is too: V(a, b) = V(b, a) exactly. The
+embedding network is shared (Siamese): one module applied to both inputs. Train with
+`optax.sigmoid_binary_cross_entropy(logit, same)`.
+"""
+from typing import Literal
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+def pair_features(e1: jax.Array, e2: jax.Array, kind: str = 'abs', eps: float = 1e-6) -> jax.Array:
+  """phi(e1, e2) [..., D] for embeddings [..., D] (module doc); symmetric in e1, e2."""
+  if kind == 'abs':
+    return jnp.abs(e1 - e2)
+  if kind == 'chi2':
+    return jnp.square(e1 - e2) / jnp.maximum(e1 + e2, eps)
+  raise ValueError(f"similarity must be 'abs' or 'chi2', got {kind!r}.")
+
+
+class SiameseVerifier(nn.Module):
+  """(x1 [N, ...], x2 [N, ...]) -> logits [N] of "same person", one shared `embedder`.
+
+  Attributes:
+    embedder: any module mapping a batch of images to vectors [N, D].
+    similarity: 'abs' (|f1 - f2|) or 'chi2' (DeepFace's chi^2 terms).
+  """
+  embedder: nn.Module
+  similarity: Literal['abs', 'chi2'] = 'abs'
+
+  @nn.compact
+  def __call__(self, x1: jax.Array, x2: jax.Array, train: bool = False) -> jax.Array:
+    both = self.embedder(jnp.concatenate([x1, x2]), train=train)  # one pass, shared weights
+    if both.ndim != 2:
+      raise ValueError(f'The embedder must output vectors [N, D], got {both.shape}.')
+    e1, e2 = jnp.split(both, 2)
+    return nn.Dense(1, name='logistic')(pair_features(e1, e2, self.similarity))[:, 0]
