@@ -22,4 +22,5 @@ MODELS: dict[str, tuple[str, str, dict]] = {
     'mobilenet_v1': ('cnn_jax.models.mobilenet', 'MobileNetV1', {}),
     'mobilenet_v2': ('cnn_jax.models.mobilenet', 'MobileNetV2', {}),
     'face_recognition': ('cnn_jax.models.face_recognition', 'FaceRecognitionNet', {}),
+    'unet': ('cnn_jax.models.unet', 'UNet', {}),
 }
