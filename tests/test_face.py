@@ -118,6 +118,21 @@ def test_tfjs_manifest_decoding_by_hand():
     face_api.to_variables({'a/odd/thing': f})
 
 
+def test_wrong_tarball_is_refused(tmp_path):
+  import io
+  import tarfile
+  from cnn_jax.weights import files
+  fake = tmp_path / 'face-api-1.7.15.tgz'
+  with tarfile.open(fake, 'w:gz') as archive:
+    data = b'{}'
+    info = tarfile.TarInfo(face_api.MANIFEST_MEMBER)
+    info.size = len(data)
+    archive.addfile(info, io.BytesIO(data))
+  with pytest.raises(files.ChecksumError, match='corrupt'):
+    face_api.fetch_files(cache=tmp_path / 'cache', tarball=fake)
+  assert not (tmp_path / 'cache').exists() or not any((tmp_path / 'cache').rglob('*.bin'))
+
+
 def test_flax_net_equals_numpy_face_api_forward_random_weights():
   model = models.create('face_recognition', widths=(4, 8, 16, 32), embedding_dim=5)
   tensors = _random_tensors(model)

@@ -25,7 +25,7 @@ Names map one-to-one onto `models.face_recognition.FaceRecognitionNet`:
     emb = models.create('face_recognition').apply(variables, images_150)   # [N, 128]
 
 Without npm: download https://registry.npmjs.org/@vladmandic/face-api/-/face-api-1.7.15.tgz
-with any tool and pass its path as `tarball=`; or pass the two files as `files=(manifest, bin)`.
+with any tool and pass its path as `tarball=`; or pass the two files as `paths=(manifest, bin)`.
 """
 import json
 import os
@@ -169,16 +169,16 @@ def to_variables(weights: dict[str, np.ndarray]) -> dict:
 
 def load_face_recognition(cache: str | os.PathLike | None = None,
                           tarball: str | os.PathLike | None = None,
-                          files_: tuple[str, str] | None = None) -> dict:
+                          paths: tuple[str, str] | None = None) -> dict:
   """FaceRecognitionNet variables ({'params': ...}, float32 numpy, 5,614,592 parameters).
 
   Args:
     cache: cache folder (default $CNN_JAX_CACHE or ~/.cache/cnn_jax).
     tarball: a local face-api-1.7.15.tgz (checked) instead of running `npm pack`.
-    files_: (manifest path, bin path) read directly; the .bin is checked against its SHA-256.
+    paths: (manifest path, bin path) read directly; the .bin is checked against its SHA-256.
   """
-  if files_ is not None:
-    manifest_path, bin_path = map(pathlib.Path, files_)
+  if paths is not None:
+    manifest_path, bin_path = map(pathlib.Path, paths)
     files.verify_sha256(bin_path, BIN_SHA256)
   else:
     manifest_path, bin_path = fetch_files(cache, tarball)
