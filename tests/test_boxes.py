@@ -116,6 +116,17 @@ def test_box_coder_equals_torchvision():
   assert np.isfinite(B.encode(jnp.zeros((1, 4)), FIXTURE['coder_anchors'][:1])).all()
 
 
+def test_yolo_cells_at_cell_borders():
+  # Centres on, one ulp below and one ulp above every border: the exact floor(centre / stride).
+  for stride in (3, 7, 24):
+    borders = np.arange(1, 300, dtype=np.float32) * stride
+    centres = np.concatenate([np.nextafter(borders, np.float32(0)), borders,
+                              np.nextafter(borders, np.float32(1e9))])
+    cells = jax.jit(B.yolo_cells, static_argnums=1)(np.repeat(centres[:, None], 4, 1), stride)
+    expected = np.floor(centres.astype(np.float64) / stride).astype(np.int32)
+    np.testing.assert_array_equal(cells, np.stack([expected, expected], 1), err_msg=f'{stride}')
+
+
 def test_yolo_encoding_round_trip():
   anchors = jnp.array([[40., 60.], [120., 90.]])
   boxes = jnp.array([[10., 20., 50., 90.], [200., 150., 330., 230.]])

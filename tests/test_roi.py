@@ -84,3 +84,43 @@ def test_constant_map_and_vmap_over_box_sets():
   single = jax.jit(lambda b: R.roi_pool(ramp, b, jnp.zeros(2, jnp.int32), 1, 1.0))
   # The max of a ramp over the cells [x1, x2] x [y1, y2] is at the bottom-right cell.
   np.testing.assert_array_equal(single(boxes[1])[:, 0, 0, 0], [5 * 10 + 4, 8 * 10 + 8])
+
+
+EDGES = np.load(pathlib.Path(__file__).parent / 'fixtures' / 'torchvision_roi_edges.npz')
+
+
+@functools.lru_cache(maxsize=None)
+def _pool_sum_grad(size):
+  """RoIPool and the gradient of its sum (which cell won each bin); scale traced."""
+  def run(features, boxes, batch_index, scale):
+    out, vjp = jax.vjp(lambda f: R.roi_pool(f, boxes, batch_index, size, scale), features)
+    return out, vjp(jnp.ones_like(out))[0]
+  return jax.jit(run)
+
+
+@pytest.mark.parametrize('size', [7, 14])
+def test_roi_pool_bin_edges_equal_torchvision(size):
+  # Every RoI length 1..64 in each axis, at 7 x 7 and 14 x 14: where (p + 1) L / out is an
+  # integer, x * fl(1 / out) (jit's rewrite of x / out) put the last edge one cell late, e.g.
+  # L = 21 at 7 x 7; torchvision's own float edge for L = 57 at 7 x 7 is 58 (module doc).
+  for scale in (1.0, 0.5):
+    out, grad = _pool_sum_grad(size)(EDGES['features'], EDGES['pool_boxes'],
+                                     EDGES['pool_batch_index'], np.float32(scale))
+    key = f'pool_{size}_{scale}'
+    np.testing.assert_array_equal(out, EDGES[key], err_msg=key)
+    np.testing.assert_array_equal(grad, EDGES[key + '_grad'], err_msg=key)
+
+
+@functools.lru_cache(maxsize=None)
+def _align7(aligned):
+  return jax.jit(lambda f, b, i, s: R.roi_align(f, b, i, 7, s, -1, aligned))
+
+
+@pytest.mark.parametrize('aligned', [False, True])
+def test_roi_align_adaptive_grid_equals_torchvision(aligned):
+  # The adaptive grid ceil(roi / 7) of RoIs whose size is a multiple of 7 (e.g. 21 -> 3, not 4).
+  for scale in (1.0, 0.5):
+    out = _align7(aligned)(EDGES['features'], EDGES['align_boxes'], EDGES['align_batch_index'],
+                           np.float32(scale))
+    key = f'align_7_{int(aligned)}_{scale}'
+    np.testing.assert_allclose(out, EDGES[key], atol=3e-6, err_msg=key)

@@ -264,6 +264,13 @@ def yolo_encode(boxes: jax.Array, cells: jax.Array, anchor_wh: jax.Array, stride
 
 
 def yolo_cells(boxes: jax.Array, stride: float) -> jax.Array:
-  """Grid cell (column, row) `[..., 2]` int32 that holds each xyxy box's centre."""
+  """Grid cell (column, row) `[..., 2]` int32 that holds each xyxy box's centre.
+
+  The cell c with c stride <= centre < (c + 1) stride, exactly: under `jit`, centre / stride
+  becomes centre * fl(1 / stride), which puts a centre just below a border (119.99999 at
+  stride 24) into the next cell; one step of correction with products fixes that.
+  """
   centre = (boxes[..., :2] + boxes[..., 2:]) / 2
-  return jnp.floor(centre / stride).astype(jnp.int32)
+  cell = jnp.floor(centre / stride)
+  cell = cell - (cell * stride > centre) + ((cell + 1) * stride <= centre)
+  return cell.astype(jnp.int32)

@@ -22,11 +22,20 @@ to the first maximal cell in row-major order), so they support `grad` with respe
 features (not forward-mode `jvp`; boxes get no gradient, as in torchvision). The per-box
 sample loop is a `lax.while_loop` over max_k(gh * gw) steps, so adaptive sampling stays exact
 for boxes of any size with static shapes, under `jit` and `vmap`.
+
+Bin arithmetic follows torchvision's float32 C++ step by step. The quotients roi / out are
+rounded once (`ops.division.divide`), because they are ceil()ed or floor()ed into indices (the
+adaptive grid; RoIPool's bin edges floor(p fl(L / out)), ceil((p + 1) fl(L / out))), and
+`x / out` under `jit` becomes x * fl(1 / out), which moves an edge by a cell, e.g. L = 21 at
+7 x 7. These are torchvision's float edges, not exact rationals: for L = 57 at 7 x 7 the last
+bin ends at ceil(7 fl(57 / 7)) = 58, one row past 57, and so does torchvision's.
 """
 import functools
 
 import jax
 import jax.numpy as jnp
+
+from cnn_jax.ops.division import divide
 
 
 def _axis_samples(start, bin_size, grid, idx, n_bins, size):
@@ -36,9 +45,12 @@ def _axis_samples(start, bin_size, grid, idx, n_bins, size):
   following torchvision's bilinear_interpolate exactly (clamping at 0 and size - 1).
   """
   bins = jnp.arange(n_bins, dtype=start.dtype)
-  gridf = jnp.maximum(grid, 1).astype(start.dtype)[:, None]
-  pos = (start[:, None] + bins[None, :] * bin_size[:, None]
-         + (idx.astype(start.dtype)[:, None] + 0.5) * bin_size[:, None] / gridf)
+  # torchvision's ((a + 0.5) bin) / grid, divided exactly. A float division here was computed
+  # by XLA in one fusion as a quotient and in another as a reciprocal product, so a sample on
+  # a cell border (pos = 1 or 0.9999999) took its gather index from one copy and its weight
+  # from the other; and the order matters where a sample lands on -1, the edge of `inside`.
+  offset = divide((idx.astype(start.dtype) + 0.5) * bin_size, jnp.maximum(grid, 1))
+  pos = start[:, None] + bins[None, :] * bin_size[:, None] + offset[:, None]
   inside = (pos >= -1.0) & (pos <= size)
   # Clipping at `size` only guards the int cast: samples beyond it are masked out anyway.
   pos = jnp.clip(pos, 0, size)
@@ -58,12 +70,14 @@ def _align_geometry(boxes, spatial_scale, output_size, sampling_ratio, aligned):
   roi_w, roi_h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
   if not aligned:
     roi_w, roi_h = jnp.maximum(roi_w, 1.0), jnp.maximum(roi_h, 1.0)
+  # Rounded once, as torchvision's float division: the adaptive grid ceil()s it (module doc).
+  bin_h, bin_w = divide(roi_h, oh), divide(roi_w, ow)
   if sampling_ratio > 0:
     gh = gw = jnp.full(boxes.shape[:1], sampling_ratio, jnp.int32)
   else:
-    gh = jnp.maximum(jnp.ceil(roi_h / oh), 0).astype(jnp.int32)
-    gw = jnp.maximum(jnp.ceil(roi_w / ow), 0).astype(jnp.int32)
-  return b[:, 1], b[:, 0], roi_h / oh, roi_w / ow, gh, gw
+    gh = jnp.maximum(jnp.ceil(bin_h), 0).astype(jnp.int32)
+    gw = jnp.maximum(jnp.ceil(bin_w), 0).astype(jnp.int32)
+  return b[:, 1], b[:, 0], bin_h, bin_w, gh, gw
 
 
 def _align_taps(geometry, s, features_shape, output_size):
@@ -166,7 +180,9 @@ def _pool_bins(boxes, spatial_scale, output_size, size):
   lo = _round_half_away(boxes[:, 0] * spatial_scale).astype(jnp.int32)
   hi = _round_half_away(boxes[:, 1] * spatial_scale).astype(jnp.int32)
   length = jnp.maximum(hi - lo + 1, 1)
-  bin_size = length.astype(jnp.float32) / output_size
+  # torchvision's float arithmetic, bit for bit: bin = fl(L / out) rounded once (not L times
+  # XLA's fl(1 / out)), then fl(p bin); exact rationals would differ too (L = 57, out = 7).
+  bin_size = divide(length.astype(jnp.float32), output_size)
   p = jnp.arange(output_size, dtype=jnp.float32)
   start = jnp.floor(p[None, :] * bin_size[:, None]).astype(jnp.int32)
   end = jnp.ceil((p[None, :] + 1) * bin_size[:, None]).astype(jnp.int32)
