@@ -70,6 +70,15 @@ def grad_cam(model, variables, x, layer: str, score_fn, **apply_kwargs) -> jax.A
   return jax.nn.relu(jnp.sum(alpha * acts, axis=-1))
 
 
+def upsample_cam(cam: jax.Array, size: tuple[int, int]) -> jax.Array:
+  """`[N, h, w]` -> `[N, H, W]`: each map min-max scaled to [0, 1], then bilinearly resized
+  with half-pixel centres (pytorch-grad-cam's `scale_cam_image`: cv2.resize INTER_LINEAR)."""
+  lo = cam.min(axis=(1, 2), keepdims=True)
+  cam = cam - lo
+  cam = cam / (1e-7 + cam.max(axis=(1, 2), keepdims=True))
+  return jax.image.resize(cam, (cam.shape[0], *size), 'bilinear', antialias=False)
+
+
 def input_gradient(model, variables, x, score_fn, **apply_kwargs) -> jax.Array:
   """d sum(score_fn(logits)) / d x, `[N, H, W, C]` (each image's score depends only on it)."""
   apply_kwargs.setdefault('train', False)
