@@ -10,6 +10,8 @@ import ml_collections
 def base() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.task = 'style_transfer'
+  c.method = 'gatys'               # 'gatys' (optimisation) or 'adain' (one forward pass)
+  c.adain_alpha = 1.0              # AdaIN content-style trade-off (1 = full style)
   c.content = 'astronaut'          # skimage.data name, 'darknet/dog.jpg', or a painting
   c.styles = ('starry_night',)     # paintings: starry_night, scream (or any image name)
   c.style_blend = ()               # one weight per style image; () = equal

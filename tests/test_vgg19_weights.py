@@ -98,3 +98,16 @@ def test_style_transfer_task_tiny_resumes_and_guards(features, tmp_path, monkeyp
   config.alpha, config.content_layer = 1.0, 'relu4_2'
   with pytest.raises(ValueError, match="no layers \\['relu4_2'\\].*conv4_2"):
     st.optimise(features, content, styles, config, str(tmp_path / 'bad'), show_progress=False)
+
+
+@pytest.mark.slow
+def test_adain_equals_pytorch_release_network():
+  from cnn_jax.models import adain
+  w = _or_skip(lambda: vgg19_nst.load_vgg19('nst'))
+  dec = adain.load_decoder(vgg19_nst.fetch_sdist()['decoder.pth'])
+  out = adain.stylise(adain.encoder_variables(w.variables), dec,
+                      lambda x: vgg19_nst.to_vgg_input(x, w), _image('content'), _image('style'))
+  np.testing.assert_allclose(out[0], FIXTURE['adain_64'], atol=1e-4)
+  with pytest.raises(ValueError, match='multiples of 8'):
+    adain.stylise(adain.encoder_variables(w.variables), dec, lambda x: x,
+                  _image('content')[:, :60], _image('style'))

@@ -248,10 +248,53 @@ def optimise(features: Features, content, styles, config, workdir: str, previous
   return image, stats
 
 
+def crop8(image: np.ndarray) -> np.ndarray:
+  """Centre crop to sides that are multiples of 8 (AdaIN's three pools and upsamplings)."""
+  h, w = image.shape[0] // 8 * 8, image.shape[1] // 8 * 8
+  y, x = (image.shape[0] - h) // 2, (image.shape[1] - w) // 2
+  return image[y:y + h, x:x + w]
+
+
+def adain_transfer(config, content, styles) -> tuple[np.ndarray, dict]:
+  """AdaIN (one forward pass; `models.adain`) with the sdist's decoder; blend weights mix
+  the styles in feature space. Returns (image, {'compile_seconds', 'seconds_per_image'})."""
+  from cnn_jax.models import adain
+  weights = vgg19_nst.load_vgg19('nst')  # the decoder was trained on this encoder
+  enc = adain.encoder_variables(weights.variables)
+  dec = adain.load_decoder(vgg19_nst.fetch_sdist()['decoder.pth'])
+  to_input = lambda x: vgg19_nst.to_vgg_input(x, weights)
+  blend = tuple(config.style_blend) or None
+
+  @jax.jit
+  def forward(enc, dec, c, ss):
+    return adain.stylise(enc, dec, to_input, c, [s[None] for s in ss], config.adain_alpha, blend)
+  c = jnp.asarray(crop8(content))[None]
+  ss = [jnp.asarray(crop8(s)) for s in styles]
+  t0 = time.perf_counter()
+  jax.block_until_ready(forward(enc, dec, c, ss))
+  compile_s = time.perf_counter() - t0
+  t0 = time.perf_counter()
+  out = jax.block_until_ready(forward(enc, dec, c, ss))
+  return np.clip(np.asarray(out[0]), 0, 1), {'compile_seconds': compile_s,
+                                              'seconds_per_image': time.perf_counter() - t0}
+
+
 def run(config, workdir: str | None) -> dict:
   """Runs the transfer (all scales), colour options, pictures; returns the stats."""
   if not workdir:
     raise ValueError('The style_transfer task needs --workdir (checkpoints and pictures).')
+  if config.method not in ('gatys', 'adain'):
+    raise ValueError(f"config.method={config.method!r}; choose 'gatys' or 'adain'.")
+  if config.method == 'adain':
+    content = load_image(config.content, config.max_side)
+    styles = [load_image(s, max(8, round(config.max_side * config.style_scale)))
+              for s in config.styles]
+    if config.preserve_colors == 'histogram':
+      styles = [match_histogram(s, content) for s in styles]
+    result, stats = adain_transfer(config, content, styles)
+    if config.preserve_colors == 'luminance':
+      result = keep_luminance(result, crop8(content))
+    return _finish(config, workdir, crop8(content), styles, result, stats, None)
   features = Features(config.weights, config.conv_impl)
   scales = tuple(config.scales) or (config.max_side,)
   previous, stats, t0 = None, {}, time.perf_counter()
@@ -267,12 +310,20 @@ def run(config, workdir: str | None) -> dict:
   if config.preserve_colors == 'luminance':
     result = keep_luminance(result, content)
   stats['total_seconds'] = time.perf_counter() - t0
-  from cnn_jax.viz import style as viz
-  viz.save_image(result, os.path.join(workdir, 'result.png'))
   sub = workdir if len(scales) == 1 else os.path.join(workdir, f'scale_{scales[-1]}')
-  viz.transfer_figure(content, styles, result, os.path.join(sub, 'metrics.jsonl'),
+  return _finish(config, workdir, content, styles, result, stats,
+                 os.path.join(sub, 'metrics.jsonl'))
+
+
+def _finish(config, workdir, content, styles, result, stats, jsonl) -> dict:
+  from cnn_jax.viz import style as viz
+  os.makedirs(workdir, exist_ok=True)
+  viz.save_image(result, os.path.join(workdir, 'result.png'))
+  viz.transfer_figure(content, styles, result, jsonl or '',
                       os.path.join(workdir, 'style_transfer.png'),
-                      title=f'{config.content} in the style of {", ".join(config.styles)}')
+                      title=f'{config.content} in the style of {", ".join(config.styles)} '
+                            f'({config.method})',
+                      weights={'content': config.alpha, 'style': config.beta, 'tv': config.gamma})
   with open(os.path.join(workdir, 'style_transfer.json'), 'w') as f:
     json.dump(stats, f, indent=1)
   print(json.dumps(stats))
