@@ -174,3 +174,32 @@ def test_bad_weight_files(tmp_path, variables):
   with pytest.raises(ValueError, match='pnet: 11 arrays, expected 13'):
     mtcnn_weights.name_weights(raw)
   del variables
+
+
+@pytest.mark.slow
+def test_mtcnn_detect_task_smoke(tmp_path, variables):
+  import json
+  from conftest import load_config
+  from cnn_jax.tasks import mtcnn_detect
+  config = load_config('mtcnn_detect')
+  mtcnn_detect.run(config, str(tmp_path))
+  found = json.loads((tmp_path / 'faces.json').read_text())['images']
+  assert [found[n]['faces'] for n in ('orl:s1/1', 'orl:s2/1')] == [1, 1]
+  iou = box_ops.box_iou(np.array(found['orl:s1/1']['boxes']), REF['orl_s1_1_boxes'])
+  assert float(iou[0, 0]) >= 0.9
+  assert (tmp_path / 'faces.png').stat().st_size > 10_000
+  del variables
+
+
+def test_photo_names_and_errors(tmp_path):
+  from cnn_jax.data import photos
+  image = photos.load_photo('astronaut')
+  assert image.shape == (512, 512, 3) and image.dtype == np.uint8
+  path = tmp_path / 'grey.png'
+  from PIL import Image
+  Image.fromarray(np.full((20, 30), 7, np.uint8)).save(path)
+  np.testing.assert_array_equal(photos.load_photo(str(path)), np.full((20, 30, 3), 7))
+  with pytest.raises(ValueError, match='Unknown photo'):
+    photos.load_photo('no_such_photo')
+  with pytest.raises(ValueError, match='orl:s<1..40>'):
+    photos.load_photo('orl:x')

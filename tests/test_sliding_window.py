@@ -94,3 +94,41 @@ def test_grid_boxes_and_bad_input():
     model.apply({'params': params}, jnp.zeros((28, 28, 1)))
   with pytest.raises(ValueError, match='does not follow a flatten'):
     sw.dense_to_conv(jnp.zeros((81, 3)), (4, 4, 5))
+
+
+def test_windows_are_centred_digits_or_background():
+  """data.windows: each window is the canvas crop at its origin; a digit window's box centre
+  lies within the 2-px jitter of the window centre (28x28 crop on a 64x64 canvas; clipping
+  at the canvas edge may move it further, then the digit is still >= 90% inside); a
+  background window holds <= 35% of every digit box."""
+  from cnn_jax.data import canvases, windows
+  batch = canvases.generate(windows.CANVAS, 'test', 12, seed=5)
+  images, labels, origins = windows.cut_windows(batch, np.random.default_rng(0), negatives=2)
+  assert images.shape[1:] == (28, 28, 1) and set(labels) <= set(range(11))
+  assert (labels < 10).sum() == batch['count'].sum() and (labels == 10).sum() > 12
+  for image, label, (b, x, y) in zip(images, labels, origins):
+    np.testing.assert_array_equal(image, batch['image'][b, y:y + 28, x:x + 28])
+    boxes = batch['boxes'][b][batch['valid'][b]]
+    inside = windows.cover(np.array([x, y, x + 28, y + 28]), boxes) if len(boxes) else [0]
+    if label == 10:
+      assert np.max(inside) <= 0.35
+    else:
+      centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+      offset = np.abs(centres - np.array([x + 14, y + 14])).max(1)
+      ok = (batch['labels'][b][batch['valid'][b]] == label) & (
+          (offset <= 2.5) | (np.asarray(inside) >= 0.9))
+      assert ok.any()
+
+
+@pytest.mark.slow
+def test_sliding_window_task_smoke(tmp_path):
+  import json
+  from conftest import load_config
+  from cnn_jax.tasks import sliding_window
+  config = load_config('sliding_window')
+  result = sliding_window.run(config, str(tmp_path))
+  assert int(result.state.step) == config.train.steps
+  report = json.loads((tmp_path / 'sliding_window.json').read_text())
+  canvas = report['canvases'][0]
+  assert canvas['grid'] == list(sw.grid_size(40, 48, 28, 4)) and canvas['max_abs_gap'] < 1e-5
+  assert (tmp_path / 'heatmap.png').stat().st_size > 10_000

@@ -23,7 +23,7 @@ CANVAS = canvases.CanvasConfig(size=(64, 64), objects=(0, 2), scale=(0.9, 1.1), 
                                noise=0.03, texture=0.3)
 
 
-def _cover(window: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+def cover(window: np.ndarray, boxes: np.ndarray) -> np.ndarray:
   """Fraction of each box `[N, 4]` inside the xyxy window `[4]`."""
   w = np.clip(np.minimum(window[2], boxes[:, 2]) - np.maximum(window[0], boxes[:, 0]), 0, None)
   h = np.clip(np.minimum(window[3], boxes[:, 3]) - np.maximum(window[1], boxes[:, 1]), 0, None)
@@ -32,9 +32,10 @@ def _cover(window: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 
 def cut_windows(canvas: dict, rng: np.random.Generator, negatives: int = 2,
-                max_cover: float = 0.35) -> tuple[np.ndarray, np.ndarray]:
-  """Windows `[M, 28, 28, C]` uint8 and labels `[M]` int32 from a canvases batch (module doc)."""
-  images, labels = [], []
+                max_cover: float = 0.35) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Windows `[M, 28, 28, C]` uint8, labels `[M]` int32 and origins `[M, 3]` int (canvas, x, y
+  of the top-left corner) from a canvases batch (module doc)."""
+  images, labels, origins = [], [], []
   height, width = canvas['image'].shape[1:3]
   limit = np.array([width - WINDOW, height - WINDOW])
   for b in range(canvas['image'].shape[0]):
@@ -43,16 +44,18 @@ def cut_windows(canvas: dict, rng: np.random.Generator, negatives: int = 2,
       centre = (box[:2] + box[2:]) / 2 + rng.integers(-2, 3, 2)
       x, y = np.clip(np.round(centre - WINDOW / 2).astype(int), 0, limit)
       images.append(canvas['image'][b, y:y + WINDOW, x:x + WINDOW]), labels.append(label)
+      origins.append((b, x, y))
     found = 0
     for _ in range(50 * negatives):  # rejection sampling; canvases are mostly background
       if found == negatives:
         break
       x, y = rng.integers(0, limit + 1)
-      if len(boxes) and _cover(np.array([x, y, x + WINDOW, y + WINDOW]), boxes).max() > max_cover:
+      if len(boxes) and cover(np.array([x, y, x + WINDOW, y + WINDOW]), boxes).max() > max_cover:
         continue
       images.append(canvas['image'][b, y:y + WINDOW, x:x + WINDOW]), labels.append(BACKGROUND)
+      origins.append((b, x, y))
       found += 1
-  return np.stack(images), np.asarray(labels, np.int32)
+  return np.stack(images), np.asarray(labels, np.int32), np.asarray(origins, np.int64)
 
 
 def load(num_canvases: tuple[int, int] = (3000, 600), seed: int = 0,
@@ -65,6 +68,6 @@ def load(num_canvases: tuple[int, int] = (3000, 600), seed: int = 0,
   splits = []
   for k, (split, num) in enumerate(zip(('train', 'test'), num_canvases)):
     batch = canvases.generate(canvas, split, num, seed)
-    images, labels = cut_windows(batch, np.random.default_rng([seed, k]), negatives)
+    images, labels, _ = cut_windows(batch, np.random.default_rng([seed, k]), negatives)
     splits.append(sources.ArraySplit(images, labels))
   return sources.Dataset('windows', splits[0], splits[1], len(CLASS_NAMES), CLASS_NAMES)

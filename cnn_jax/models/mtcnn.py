@@ -1,7 +1,7 @@
 """MTCNN's three networks (Zhang et al. 2016) in Flax, and the conversion of the real weights.
 
     nets = weights.mtcnn.load_mtcnn()             # Keras layouts (the mtcnn==0.1.1 wheel)
-    variables = from_keras(nets)                  # {'pnet': {'params': ...}, 'rnet': ..., 'onet': ...}
+    variables = from_keras(nets)                  # {'pnet': {'params': ...}, 'rnet', 'onet'}
     prob, reg = PNet().apply(variables['pnet'], x)          # x: [N, H, W, 3], (pixel - 127.5) / 128
     prob, reg = RNet().apply(variables['rnet'], crops24)    # [N, 24, 24, 3] -> [N], [N, 4]
     prob, reg, marks = ONet().apply(variables['onet'], crops48)  # ... + [N, 10] (x1..x5, y1..y5)
@@ -57,7 +57,8 @@ def _face_prob(logits: jax.Array) -> jax.Array:
 
 
 class PNet(nn.Module):
-  """Proposal net, 12x12 window, stride 2: `[N, H, W, 3] -> (prob [N, H', W'], reg [N, H', W', 4])`."""
+  """Proposal net, 12x12 window, stride 2:
+  `[N, H, W, 3] -> (prob [N, H', W'], reg [N, H', W', 4])`."""
 
   @nn.compact
   def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:

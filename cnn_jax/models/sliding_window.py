@@ -144,6 +144,7 @@ def naive_scores(model: WindowClassifier, params: dict, image: jax.Array,
   gh, gw = grid_size(image.shape[0], image.shape[1], model.window, model.stride)
   crops = crop_windows(image, model.window, model.stride)
   n = crops.shape[0]
+  batch = min(batch, n)  # no padded work on small images
   padded = -(-n // batch) * batch
   crops = jnp.pad(crops, ((0, padded - n), (0, 0), (0, 0), (0, 0)))
   chunks = crops.reshape(padded // batch, batch, *crops.shape[1:])

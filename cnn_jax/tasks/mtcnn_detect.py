@@ -77,7 +77,8 @@ def run(config, workdir: str | None) -> dict:
   os.makedirs(workdir, exist_ok=True)
   plot_faces(images, [found[n]['boxes'] for n in found], [found[n]['scores'] for n in found],
              [np.asarray(found[n]['landmarks']).reshape(-1, 5, 2) for n in found],
-             [f'{os.path.basename(n)}' for n in found], os.path.join(workdir, 'faces.png'))
+             [os.path.basename(n) if os.path.isfile(n) else n for n in found],
+             os.path.join(workdir, 'faces.png'))
   result = {'images': found}
   if config.speed.repeats > 0:
     result['speed'] = _speed(detect, load_photo(config.speed.image), tuple(config.speed.size),
