@@ -96,10 +96,12 @@ class Features:
 
 
 def to_image(z, parametrisation: str):
+  """The optimised pytree leaf `z` `[1, H, W, 3]` -> the image in [0, 1] (sigmoid or as is)."""
   return jax.nn.sigmoid(z) if parametrisation == 'sigmoid' else z
 
 
 def from_image(image, parametrisation: str):
+  """Inverse of `to_image` (the logit, with the image kept 1e-3 inside (0, 1))."""
   if parametrisation == 'sigmoid':
     image = jnp.clip(image, 1e-3, 1 - 1e-3)  # logit of 0 or 1 is infinite
     return jnp.log(image) - jnp.log1p(-image)
@@ -285,6 +287,9 @@ def run(config, workdir: str | None) -> dict:
     raise ValueError('The style_transfer task needs --workdir (checkpoints and pictures).')
   if config.method not in ('gatys', 'adain'):
     raise ValueError(f"config.method={config.method!r}; choose 'gatys' or 'adain'.")
+  if config.preserve_colors not in ('none', 'luminance', 'histogram'):
+    raise ValueError(f"config.preserve_colors={config.preserve_colors!r}; choose 'none', "
+                     "'luminance' or 'histogram'.")
   if config.method == 'adain':
     content = load_image(config.content, config.max_side)
     styles = [load_image(s, max(8, round(config.max_side * config.style_scale)))
