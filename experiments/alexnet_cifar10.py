@@ -3,7 +3,7 @@ r"""AlexNet (32x32 variant) on CIFAR-10 through TFDS, the AlexNet recipe.
 SGD momentum 0.9, lr 0.01 (no batch norm in AlexNet), weight decay 5e-4 on kernels only,
 dropout 0.5, no label smoothing (Krizhevsky et al. 2012), 100 epochs.
 Data, batch (128), augmentation (pad-and-crop + flip), warmup and cosine over 100 epochs as
-experiments/resnet_cifar10.py; needs a prepared TFDS cifar10 (see there).
+experiments/_cifar10.py (the shared recipe); needs a prepared TFDS cifar10 (see there).
 Command:
   python launch.py --config experiments/alexnet_cifar10.py --workdir runs/alexnet_cifar10
 `:smoke` is a 4-step tiny variant (the tests run it on tfds.testing.mock_data).

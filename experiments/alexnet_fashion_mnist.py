@@ -8,7 +8,7 @@ adaptive pool (see cnn_jax/models/alexnet.py). 1.28 M parameters at width 1/4.
 Command:
   python launch.py --config experiments/alexnet_fashion_mnist.py --workdir runs/alexnet_fashion_mnist
 
-Recipe on top of experiments/resnet_fashion_mnist.py (same data: Fashion-MNIST 32x32x1,
+Recipe on top of experiments/_fashion_mnist.py (the shared data: Fashion-MNIST 32x32x1,
 batch 64, 800 steps, SGD momentum, no weight decay on batch-norm params and biases, warmup
 + cosine). Time and result on a 2-core CPU: see docs/zoo.md. `:smoke` is the tests' variant.
 """

@@ -5,7 +5,7 @@ label smoothing, 90 epochs (cosine instead of the paper's /10 on plateaus), no w
 beyond 1 epoch; augmentation: random-resized crop + flip + AlexNet's PCA colour
 augmentation (std 0.1). torchvision's figure: 56.5% top-1.
 Data (TFDS imagenet2012 at 224x224, batch 256), warmup and cosine as
-experiments/resnet_imagenet.py, including what the data layer still lacks (see there).
+experiments/_imagenet.py (the shared recipe; what the data layer still lacks: resnet_imagenet.py).
 Command:
   python launch.py --config experiments/alexnet_imagenet.py --workdir runs/alexnet_imagenet
 `:smoke` is a 2-step tiny variant at 64x64.

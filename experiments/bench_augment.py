@@ -12,30 +12,24 @@ Time and result on the 2-core CPU (loaded): ~4.5 min; the augmentation costs 4.4
 LeNet-5 step for pad_crop|rotate|elastic, < 0.1% for the other specs (docs/augment.md).
 `:smoke` is a tiny variant (LeNet-5 only, batch 4, 2 runs) that the tests run.
 """
+import os
+import runpy
+
 import ml_collections
 
 from cnn_jax.benchmarks.augment import SPECS
 
+_FAMILY = runpy.run_path(os.path.join(os.path.dirname(__file__), '_benchmark.py'))
+
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.task = 'benchmark'
-  c.suite = 'augment'
+  c = _FAMILY['base']('augment')
   c.workloads = ('lenet5', 'resnet18')
   c.specs = ml_collections.ConfigDict(SPECS)   # {workload: {label: spec}}
   c.batch = ml_collections.ConfigDict(dict(lenet5=256, resnet18=16))
-  c.smoke = False
-  c.runs = 15
-  c.warmup = 2
-  c.min_sample_s = 0.05
-  c.peak_n = 0
-  c.baseline = 'none'
+  c.update(runs=15, warmup=2, min_sample_s=0.05, peak_n=0, baseline='none')
   if arg == 'smoke':
-    c.smoke = True
-    c.runs = 2
-    c.warmup = 1
-    c.min_sample_s = 0.0
-    c.workloads = ('lenet5',)
+    c.update(smoke=True, runs=2, warmup=1, min_sample_s=0.0, workloads=('lenet5',))
     c.specs = ml_collections.ConfigDict(dict(lenet5=dict(none='', shift=SPECS['lenet5']['shift'])))
   elif arg:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')

@@ -15,32 +15,24 @@ Time and result on the 2-core CPU (shared, load ~8, peak measured 62.7 GFLOP/s):
 PyTorch on ResNet-18 fwd+bwd: 0.67-0.97x. Full tables: docs/conv_bench.md.
 `:smoke` is a tiny variant (two small shapes, xla vs fast, 3 runs) that the tests run.
 """
+import os
+import runpy
+
 import ml_collections
+
+_FAMILY = runpy.run_path(os.path.join(os.path.dirname(__file__), '_benchmark.py'))
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.task = 'benchmark'
-  c.suite = 'conv'
+  c = _FAMILY['base']('conv')
   c.impls = ('xla', 'im2col', 'taps', 'winograd', 'fast')
   c.passes = ('fwd', 'fwd+bwd')
   c.shapes = ()                 # workload-name prefixes, e.g. ('resnet18',); () = all
-  c.smoke = False
-  c.runs = 10
-  c.warmup = 2
-  c.min_sample_s = 0.02
-  c.peak_n = 2048
-  c.baseline = 'xla'
-  c.compare = 'torch'
-  c.external = ('benchmarks/torch_results/conv.json',)
+  c.update(runs=10, warmup=2, min_sample_s=0.02, peak_n=2048, baseline='xla', compare='torch',
+           external=('benchmarks/torch_results/conv.json',))
   if arg == 'smoke':
-    c.impls = ('xla', 'fast')
-    c.smoke = True
-    c.runs = 3
-    c.warmup = 1
-    c.min_sample_s = 0.0
-    c.peak_n = 128
-    c.external = ()
+    c.update(impls=('xla', 'fast'), smoke=True, runs=3, warmup=1, min_sample_s=0.0, peak_n=128,
+             external=())
   elif arg:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
   return c

@@ -14,26 +14,23 @@ it writes benchmark.json, whose `info` holds each step's peak memory (XLA buffer
 `python benchmarks/zoo_table.py runs/bench_models/benchmark.json` prints the docs/zoo.md table.
 Time and result on the 2-core CPU: see docs/zoo.md. `:smoke` is the tests' tiny variant.
 """
+import os
+import runpy
+
 import ml_collections
+
+_FAMILY = runpy.run_path(os.path.join(os.path.dirname(__file__), '_benchmark.py'))
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.task = 'benchmark'
-  c.suite = 'models'
-  c.models = []              # workload-name prefixes, e.g. ['resnet18', 'mobilenet']; [] = all
-  c.impls = ['xla', 'taps']  # conv formulations (cnn_jax.ops.conv.IMPLS)
+  c = _FAMILY['base']('models')
+  c.models = ()              # workload-name prefixes, e.g. ('resnet18', 'mobilenet'); () = all
+  c.impls = ('xla', 'taps')  # conv formulations (cnn_jax.ops.conv.IMPLS)
   c.batch = 32               # batch of the 32x32 workloads (ResNet-50 224px uses 8)
-  c.smoke = False
-  c.runs = 5
-  c.warmup = 1
-  c.min_sample_s = 0.0
-  c.peak_n = 2048
-  c.baseline = 'xla'
-  c.compare = 'torch'
-  c.external = ['benchmarks/torch_results/models.json']
+  c.update(runs=5, warmup=1, min_sample_s=0.0, peak_n=2048, baseline='xla', compare='torch',
+           external=('benchmarks/torch_results/models.json',))
   if arg == 'smoke':
-    c.update(smoke=True, batch=4, runs=2, peak_n=128, external=[])
+    c.update(smoke=True, batch=4, runs=2, peak_n=128, external=())
   elif arg:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
   return c

@@ -19,29 +19,23 @@ detections 3.3-5.8x faster than pycocotools (~0.12-0.2 s vs ~0.68 s), with ident
 Full table: docs/detection.md.
 `:smoke` is the tiny variant (200 boxes, 16 RoIs, 4 images) that the tests run.
 """
+import os
+import runpy
+
 import ml_collections
+
+_FAMILY = runpy.run_path(os.path.join(os.path.dirname(__file__), '_benchmark.py'))
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.task = 'benchmark'
-  c.suite = 'boxes'
-  c.cases = ('nms', 'batched_nms', 'roi_align', 'coco')  # tuples: overridable from the command line
+  c = _FAMILY['base']('boxes')
+  c.cases = ('nms', 'batched_nms', 'roi_align', 'coco')
   c.iou_threshold = 0.5
-  c.smoke = False
-  c.runs = 10
-  c.warmup = 2
-  c.min_sample_s = 0.02
-  c.peak_n = 0                  # no matmul peak: these kernels are not FLOP-bound
-  c.baseline = 'reference'
-  c.compare = ''
-  c.external = ('benchmarks/torch_results/boxes.json',)
+  c.update(runs=10, warmup=2, min_sample_s=0.02,
+           peak_n=0,  # no matmul peak: these kernels are not FLOP-bound
+           baseline='reference', compare='', external=('benchmarks/torch_results/boxes.json',))
   if arg == 'smoke':
-    c.smoke = True
-    c.runs = 3
-    c.warmup = 1
-    c.min_sample_s = 0.0
-    c.external = ()
+    c.update(smoke=True, runs=3, warmup=1, min_sample_s=0.0, external=())
   elif arg:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
   return c

@@ -13,31 +13,23 @@ Time and result on the 2-core CPU (shared, load ~8): 1 min 19 s. 'slices' vs red
 ops.pool.global_avg_pool). Full table: docs/conv_bench.md.
 `:smoke` is a tiny variant (one small max pool, 3 runs) that the tests run.
 """
+import os
+import runpy
+
 import ml_collections
+
+_FAMILY = runpy.run_path(os.path.join(os.path.dirname(__file__), '_benchmark.py'))
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.task = 'benchmark'
-  c.suite = 'pool'
+  c = _FAMILY['base']('pool')
   c.impls = ('xla', 'slices')
   c.passes = ('fwd', 'fwd+bwd')
   c.shapes = ()                 # workload-name prefixes; () = all
-  c.smoke = False
-  c.runs = 10
-  c.warmup = 2
-  c.min_sample_s = 0.02
-  c.peak_n = 2048
-  c.baseline = 'xla'
-  c.compare = 'torch'
-  c.external = ('benchmarks/torch_results/pool.json',)
+  c.update(runs=10, warmup=2, min_sample_s=0.02, peak_n=2048, baseline='xla', compare='torch',
+           external=('benchmarks/torch_results/pool.json',))
   if arg == 'smoke':
-    c.smoke = True
-    c.runs = 3
-    c.warmup = 1
-    c.min_sample_s = 0.0
-    c.peak_n = 128
-    c.external = ()
+    c.update(smoke=True, runs=3, warmup=1, min_sample_s=0.0, peak_n=128, external=())
   elif arg:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
   return c

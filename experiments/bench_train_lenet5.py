@@ -10,25 +10,23 @@ exists (made in a throwaway venv by benchmarks/torch_lenet5_train.py), PyTorch's
 step and loop. Time and result on the 2-core CPU: see the README's benchmark section.
 `:smoke` is the tests' tiny variant.
 """
+import os
+import runpy
+
 import ml_collections
+
+_FAMILY = runpy.run_path(os.path.join(os.path.dirname(__file__), '_benchmark.py'))
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.task = 'benchmark'
-  c.suite = 'train_lenet5'
+  c = _FAMILY['base']('train_lenet5')
   c.batch = 256
   c.loop_steps = 400
   c.loop_log_every = 50
-  c.runs = 20
-  c.warmup = 3
-  c.min_sample_s = 0.0
-  c.peak_n = 0
-  c.baseline = 'bare step'
-  c.compare = 'torch step'
-  c.external = ['benchmarks/torch_results/train_lenet5.json']
+  c.update(runs=20, warmup=3, min_sample_s=0.0, peak_n=0, baseline='bare step',
+           compare='torch step', external=('benchmarks/torch_results/train_lenet5.json',))
   if arg == 'smoke':
-    c.update(batch=16, loop_steps=12, loop_log_every=4, runs=2, warmup=1, external=[])
+    c.update(batch=16, loop_steps=12, loop_log_every=4, runs=2, warmup=1, external=())
   elif arg:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
   return c

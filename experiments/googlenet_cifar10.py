@@ -3,7 +3,9 @@ r"""GoogLeNet (32x32 variant) on CIFAR-10 through TFDS.
 SGD momentum 0.9, lr 0.1, weight decay 5e-4 on kernels only, dropout 0.2, no auxiliary
 heads, no label smoothing, 200 epochs (the CIFAR recipe of kuangliu/pytorch-cifar).
 Data, batch (128), augmentation (pad-and-crop + flip), warmup and cosine over 200 epochs as
-experiments/resnet_cifar10.py; needs a prepared TFDS cifar10 (see there).
+experiments/_cifar10.py (the shared recipe); needs a prepared TFDS cifar10 (see there).
+With `--config.model.aux_logits=True` the two auxiliary heads train too, each adding
+config.loss.aux_weight (0.3, the paper's) times its cross-entropy to the loss.
 Command:
   python launch.py --config experiments/googlenet_cifar10.py --workdir runs/googlenet_cifar10
 `:smoke` is a 4-step tiny variant (the tests run it on tfds.testing.mock_data).

@@ -5,10 +5,12 @@ no label smoothing, no auxiliary heads (torchvision's batch-norm GoogLeNet train
 needing them). small_input: conv1 stride 1, no maxpool1, so the inception stages run at
 16/8/4 cells. 0.36 M parameters at width 1/4.
 
+With `--config.model.aux_logits=True` the two auxiliary heads train too, each adding
+config.loss.aux_weight (0.3, the paper's) times its cross-entropy to the loss.
 Command:
   python launch.py --config experiments/googlenet_fashion_mnist.py --workdir runs/googlenet_fashion_mnist
 
-Recipe on top of experiments/resnet_fashion_mnist.py (same data: Fashion-MNIST 32x32x1,
+Recipe on top of experiments/_fashion_mnist.py (the shared data: Fashion-MNIST 32x32x1,
 batch 64, 800 steps, SGD momentum, no weight decay on batch-norm params and biases, warmup
 + cosine). Time and result on a 2-core CPU: see docs/zoo.md. `:smoke` is the tests' variant.
 """

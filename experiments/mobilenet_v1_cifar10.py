@@ -4,7 +4,7 @@ SGD momentum 0.9, lr 0.1, weight decay 5e-4 on kernels only (the CIFAR recipe; I
 4e-5 underregularises 50k images), no label smoothing, 200 epochs. On a CPU set
 conv_impl='taps' (depthwise gradients, see docs/zoo.md); on GPU 'xla'.
 Data, batch (128), augmentation (pad-and-crop + flip), warmup and cosine over 200 epochs as
-experiments/resnet_cifar10.py; needs a prepared TFDS cifar10 (see there).
+experiments/_cifar10.py (the shared recipe); needs a prepared TFDS cifar10 (see there).
 Command:
   python launch.py --config experiments/mobilenet_v1_cifar10.py --workdir runs/mobilenet_v1_cifar10
 `:smoke` is a 4-step tiny variant (the tests run it on tfds.testing.mock_data).

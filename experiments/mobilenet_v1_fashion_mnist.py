@@ -8,7 +8,7 @@ matmul formulation (measured in docs/zoo.md). 0.82 M parameters at alpha 0.5.
 Command:
   python launch.py --config experiments/mobilenet_v1_fashion_mnist.py --workdir runs/mobilenet_v1_fashion_mnist
 
-Recipe on top of experiments/resnet_fashion_mnist.py (same data: Fashion-MNIST 32x32x1,
+Recipe on top of experiments/_fashion_mnist.py (the shared data: Fashion-MNIST 32x32x1,
 batch 64, 800 steps, SGD momentum, no weight decay on batch-norm params and biases, warmup
 + cosine). Time and result on a 2-core CPU: see docs/zoo.md. `:smoke` is the tests' variant.
 """

@@ -4,7 +4,7 @@ SGD momentum 0.9, lr 0.1, weight decay 5e-4 on kernels only, dropout 0.2, no lab
 smoothing, 200 epochs (kuangliu/pytorch-cifar's recipe: 94.4%). On a CPU set
 conv_impl='taps' (depthwise gradients, see docs/zoo.md); on GPU 'xla'.
 Data, batch (128), augmentation (pad-and-crop + flip), warmup and cosine over 200 epochs as
-experiments/resnet_cifar10.py; needs a prepared TFDS cifar10 (see there).
+experiments/_cifar10.py (the shared recipe); needs a prepared TFDS cifar10 (see there).
 Command:
   python launch.py --config experiments/mobilenet_v2_cifar10.py --workdir runs/mobilenet_v2_cifar10
 `:smoke` is a 4-step tiny variant (the tests run it on tfds.testing.mock_data).

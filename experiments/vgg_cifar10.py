@@ -3,7 +3,7 @@ r"""VGG-16 with batch norm (32x32 variant) on CIFAR-10 through TFDS.
 The usual CIFAR VGG recipe: SGD momentum 0.9, lr 0.1 (batch norm), weight decay 5e-4 on
 kernels only, dropout 0.5, 512-wide classifier (small_input: 1x1 adaptive pool), 200 epochs.
 Data, batch (128), augmentation (pad-and-crop + flip), warmup and cosine over 200 epochs as
-experiments/resnet_cifar10.py; needs a prepared TFDS cifar10 (see there).
+experiments/_cifar10.py (the shared recipe); needs a prepared TFDS cifar10 (see there).
 Command:
   python launch.py --config experiments/vgg_cifar10.py --workdir runs/vgg_cifar10
 `:smoke` is a 4-step tiny variant (the tests run it on tfds.testing.mock_data).

@@ -7,7 +7,7 @@ pool, so the classifier takes 128 features (512 at full width). 1.77 M parameter
 Command:
   python launch.py --config experiments/vgg_fashion_mnist.py --workdir runs/vgg_fashion_mnist
 
-Recipe on top of experiments/resnet_fashion_mnist.py (same data: Fashion-MNIST 32x32x1,
+Recipe on top of experiments/_fashion_mnist.py (the shared data: Fashion-MNIST 32x32x1,
 batch 64, 800 steps, SGD momentum, no weight decay on batch-norm params and biases, warmup
 + cosine). Time and result on a 2-core CPU: see docs/zoo.md. `:smoke` is the tests' variant.
 """

@@ -77,9 +77,14 @@ def test_missing_tfds_dataset_says_what_to_do(tmp_path):
     sources.load('tfds:mnist', str(tmp_path))
 
 
+def _prepare(examples):
+  """The classification task's host step: images to float [0, 1] at 28x28x1, labels."""
+  return {'image': prepare_images(examples['image'], 28, 'pad', 1), 'label': examples['label']}
+
+
 def _global_batches(split, batch, procs, start, n):
-  per_proc = [pipeline.train_batches(split, batch, seed=3, start_step=start, image_size=28,
-                                     resize='pad', channels=1, process_index=p, num_processes=procs)
+  per_proc = [pipeline.train_batches(split, batch, _prepare, seed=3, start_step=start,
+                                     process_index=p, num_processes=procs)
               for p in range(procs)]
   return [np.concatenate([next(it)['label'] for it in per_proc]) for _ in range(n)]
 
@@ -101,8 +106,7 @@ def test_eval_batches_count_every_example_once(procs):
   split = sources.ArraySplit(np.zeros((23, 28, 28, 1), np.uint8), np.arange(23, dtype=np.int32))
   seen = []
   for p in range(procs):
-    for b in pipeline.eval_batches(split, 8, image_size=28, resize='pad', channels=1,
-                                   process_index=p, num_processes=procs):
+    for b in pipeline.eval_batches(split, 8, _prepare, process_index=p, num_processes=procs):
       assert len(b['label']) == 8 // procs
       seen += b['label'][b['mask'] > 0].tolist()
   assert sorted(seen) == list(range(23))

@@ -75,3 +75,25 @@ def test_tfds_experiment_smoke_run_on_mock_data(tmp_path):
   with tfds.testing.mock_data(num_examples=16):
     result = classification.run(config, str(tmp_path))
   assert int(result.eval['count']) == 16 and int(result.state.step) == 4
+
+
+def _parse(*args):
+  """launch.py's config flag, parsed in-process (locked, as a user's command line is)."""
+  from absl import flags
+  from ml_collections import config_flags
+  values, argv = flags.FlagValues(), ['launch.py', *args]
+  config_flags.DEFINE_config_file('config', None, '', flag_values=values, lock_config=True,
+                                  sys_argv=argv)  # where the override flags are read from
+  values(argv)
+  return values.config
+
+
+def test_sequence_fields_and_every_task_key_can_be_overridden_from_the_command_line():
+  bench = _parse('--config', str(REPO / 'experiments/bench_models.py'),
+                 "--config.models=('resnet18','mobilenet_v2')", "--config.external=('mine.json',)")
+  assert bench.models == ('resnet18', 'mobilenet_v2') and bench.external == ('mine.json',)
+  lenet = _parse('--config', str(REPO / 'experiments/lenet5_mnist.py:smoke'),
+                 '--config.data.augment=flip_lr', "--config.optimizer.lr_mults=(('CONV.*', 0.0),)",
+                 "--config.transfer.reinit=('params/Softmax/.*',)", '--config.init_from=imagenet')
+  assert lenet.data.augment == 'flip_lr' and lenet.optimizer.lr_mults == (('CONV.*', 0.0),)
+  assert lenet.transfer.reinit == ('params/Softmax/.*',) and lenet.init_from == 'imagenet'

@@ -174,10 +174,8 @@ def _case(prefix, name, kwargs, size, batch, classes, impl) -> bench.Case:
 
 def cases(config) -> list[bench.Case]:
   """One case per (workload in config.models, impl in config.impls)."""
-  smoke = config.get('smoke', False)
-  batch = int(config.get('batch', 32))
-  prefixes = list(config.get('models', ()) or ())
-  impls = list(config.get('impls', ('xla',)))
+  smoke, batch = config.smoke, int(config.batch)
+  prefixes, impls = list(config.models), list(config.impls)
   out = []
   for prefix, name, kwargs, size, wl_batch, classes in WORKLOADS:
     if prefixes and not any(prefix.startswith(p) for p in prefixes):

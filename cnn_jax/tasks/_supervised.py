@@ -11,11 +11,11 @@ to it; the runner owns the rest (docs/design.md, "Task contract"):
       def pictures(self, run, state, evaluation): ...  # {name: (png, h, w)}, PNGs in workdir
     def run(config, workdir): return _supervised.run(MyTask(config), workdir)
 
-Optional hooks (defaults in `Task`): `load_data` (the dataset registry), `build_model` (the
-model registry), `sampler` (structured train batches), `inputs` (model input of a batch),
-`train_kwargs` (extra `model.apply` kwargs in training), `augment_targets` (batch entries
-moved with the images), `constants` (replicated inputs, not split over the batch),
-`init_inputs` (the model input `init` traces).
+Optional hooks (defaults in `Task`): `load_data` (the dataset registry; None = no data),
+`build_model` (the model registry), `sampler` (structured train batches, e.g. P x K),
+`inputs` (the model input of a batch), `train_kwargs` (extra `model.apply` kwargs in
+training), `augment_targets` + `augment_kwargs` (batch entries moved with the images),
+`constants` (replicated inputs, not split over the batch), `init_inputs` (what `init` traces).
 
 The runner: mesh and batch divisibility; dataset; model; `init_from` ('imagenet', a weight
 file, another run's workdir) with `transfer.reinit`; frozen batch norm (lr multiplier 0);
@@ -73,9 +73,10 @@ def init_variables(config, model, inputs, key) -> dict:
   if os.path.isdir(source):
     pretrained = pretrained_lib.workdir_variables(source)
   else:
-    from cnn_jax import weights  # the file's head is left out when num_classes differs
-    pretrained = weights.load(config.model.name, source,
-                              num_classes=getattr(model, 'num_classes', None))
+    from cnn_jax import weights  # the file's head is left out (a new head or a backbone)
+    num_classes = getattr(model, 'num_classes', None)
+    pretrained = weights.load(config.model.name, source, num_classes=num_classes,
+                              include_head=num_classes is not None)
   merged, loaded, fresh = pretrained_lib.merge_pretrained(
       jax.device_get(variables), pretrained, tuple(config.transfer.reinit))
   logging.info('init_from %s: loaded %d arrays; fresh: %s', source, len(loaded), fresh)
@@ -98,7 +99,7 @@ def make_normalize(name: str) -> Callable[[jax.Array], jax.Array]:
                      '(config.data.normalize).')
   if not name:
     return lambda x: x
-  from cnn_jax.weights.imagenet import MEAN, STD
+  from cnn_jax.ops.normalize import IMAGENET_MEAN as MEAN, IMAGENET_STD as STD
   return lambda x: (x - jnp.asarray(MEAN, x.dtype)) / jnp.asarray(STD, x.dtype)
 
 
@@ -107,7 +108,10 @@ class Task:
   `evaluators` and `pictures` (usually) and any optional hook. `self.config` is the config."""
   unit: str = 'img'                 # what `items_per_step` counts: train/<unit>_per_sec
   progress: tuple[str, ...] = ('loss',)   # train metrics on the progress bar and curves.png
-  augment_targets: tuple[str, ...] = ()   # batch keys moved with the images (e.g. 'boxes')
+  # Batch entries moved with the images by geometric augmentation, as {batch key: key of
+  # ops.augment's sample dict}, e.g. {'boxes': 'boxes', 'boxes_valid': 'boxes_valid'},
+  # {'segmentation': 'mask'}, {'landmarks': 'points', 'landmarks_valid': 'points_valid'}.
+  augment_targets: dict[str, str] = {}
 
   def __init__(self, config):
     self.config = config
@@ -150,6 +154,10 @@ class Task:
     None: none. Given to `inputs` and `objective` as a trailing argument."""
     return None
 
+  def augment_kwargs(self) -> dict:
+    """Keyword arguments of `ops.augment.make_batch_augment` (e.g. flip_pairs, mask_fill)."""
+    return {}
+
   def train_kwargs(self, model: nn.Module) -> dict:
     """Extra keyword arguments of `model.apply` in training (e.g. return_aux=True)."""
     return {}
@@ -165,7 +173,8 @@ class Task:
     return {}
 
   def pictures(self, run: 'Run', state: TrainState, evaluation: dict | None) -> dict:
-    """Process 0, at the end: draw into `run.path(name + '.png')` and return
+    """Process 0, at the end of a run that trained to the last step (`evaluation`: the last
+    evaluators' results, None without evaluators): draw into `run.path(name + '.png')` and return
     {name: (png bytes, height, width)} (what `viz.figures.save_png` returns); the runner
     sends them to TensorBoard too."""
     return {}
@@ -231,8 +240,9 @@ class Run:
 def make_loss_fn(task: Task, model: nn.Module, *, frozen_bn=None, augment=None,
                  normalize=lambda x: x) -> Callable:
   """loss_fn(params, model_state, batch, key[, constants]) for `train.step`: augment
-  (`augment(key, images, **targets)`, one key per step) -> normalize -> `model.apply` in
-  train mode (mutable collections, dropout key, frozen batch norm) -> `task.objective`."""
+  (`augment(key, images)`, or its sample dict with `task.augment_targets`) -> normalize ->
+  `model.apply` in train mode (mutable collections, dropout key, frozen batch norm) ->
+  `task.objective`."""
   train_kwargs = task.train_kwargs(model)
 
   def loss_fn(params, model_state, batch, key, *constants):
@@ -241,10 +251,13 @@ def make_loss_fn(task: Task, model: nn.Module, *, frozen_bn=None, augment=None,
       images = batch['image']
       if augment is not None:  # on device, inside the jitted step
         aug_key, key = jax.random.split(key)
-        targets = {k: batch[k] for k in task.augment_targets}
-        out = augment(aug_key, images, **targets)
-        images, moved = (out[0], dict(zip(task.augment_targets, out[1:]))) if targets else (out, {})
-        batch = {**batch, **moved}
+        if task.augment_targets:  # ops.augment's sample dict, moved together
+          sample = {s: batch[b] for b, s in task.augment_targets.items() if b in batch}
+          out = augment(aug_key, {**sample, 'image': images})
+          images = out['image']
+          batch = {**batch, **{b: out[s] for b, s in task.augment_targets.items() if s in out}}
+        else:
+          images = augment(aug_key, images)
       batch = {**batch, 'image': normalize(images)}
     with (running_average_batchnorm(frozen_bn) if frozen_bn else contextlib.nullcontext()):
       out = model.apply({'params': params, **model_state}, task.inputs(batch, *constants),
@@ -301,7 +314,7 @@ def run(task: Task, workdir: str) -> loop.FitResult:
   augment = None
   if dataset is not None and config.data.augment:
     from cnn_jax.ops.augment import make_batch_augment
-    augment = make_batch_augment(config.data.augment)
+    augment = make_batch_augment(config.data.augment, **task.augment_kwargs())
   loss_fn = make_loss_fn(task, model, frozen_bn=frozen_batchnorm_predicate(config),
                          augment=augment, normalize=normalize)
   step = make_train_step(loss_fn, tx, mesh, schedule, constants=constants is not None)
@@ -322,7 +335,8 @@ def run(task: Task, workdir: str) -> loop.FitResult:
     if result.eval is not None:
       logging.info('Step %d: %s.', t.steps, ', '.join(
           f'test {k} {float(v):.4f}' for k, v in result.eval.items() if np.ndim(v) == 0))
-    if r.chief and result.eval is not None:
+    trained = not result.interrupted and (result.resumed_from or 0) < t.steps
+    if r.chief and trained:  # a finished run that is run again draws nothing new
       _pictures(r, result, writer, t.steps)
   finally:
     if writer:

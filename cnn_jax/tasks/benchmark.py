@@ -18,15 +18,10 @@ same background load). Build large arrays lazily (`args=lambda: (...)`) so only 
 workload's inputs are alive at a time. Honour
 `config.smoke` if the suite has a `:smoke` variant (tiny shapes, run by the tests).
 
-Config keys read here (all but `task` and `suite` optional):
-  task='benchmark', suite: module name under cnn_jax.benchmarks,
-  runs (20), warmup (2), min_sample_s (0.02): timing (see `bench.time_compiled`),
-  peak_n (2048; 0 = skip): size of the square matmul that measures the machine's peak,
-  baseline, compare: override the suite's BASELINE / COMPARE,
-  external: JSON paths (written by `bench.write_json` or a script in that format, e.g.
-    PyTorch timings) whose results join the table for matching case names.
-Use tuples, not lists, for sequence-valued keys: ml_collections can only override tuples
-from the command line (--config.shapes="('resnet18',)").
+Config keys read here: experiments/_benchmark.py lists them all with their defaults (task,
+suite, smoke, runs, warmup, min_sample_s, peak_n, baseline, compare, external); every
+bench_* experiment derives from it. Sequence-valued keys are tuples, which the command line
+can override (--config.shapes="('resnet18',)").
 
 `run(config, workdir)` prints the table and, when `workdir` is given, writes
 `<workdir>/benchmark.json` (`bench.to_dict`) and returns the `bench.Report`.
@@ -53,18 +48,14 @@ def load_suite(name: str):
   return importlib.import_module(f'cnn_jax.benchmarks.{name}')
 
 
-def _get(config, key, default):
-  return config.get(key, default) if hasattr(config, 'get') else getattr(config, key, default)
-
-
 def run(config, workdir: str | None = None) -> bench.Report:
   """Runs `config.suite`, prints its table, writes benchmark.json to `workdir` if given."""
   suite = load_suite(config.suite)
   cases = suite.cases(config)
-  baseline = _get(config, 'baseline', None) or getattr(suite, 'BASELINE', None)
-  compare = _get(config, 'compare', None) or getattr(suite, 'COMPARE', None)
+  baseline = config.baseline or getattr(suite, 'BASELINE', None)
+  compare = config.compare or getattr(suite, 'COMPARE', None)
   external = []
-  for path in _get(config, 'external', None) or ():
+  for path in config.external:
     if os.path.exists(path):
       external += bench.load_results(path)
     else:
@@ -72,10 +63,8 @@ def run(config, workdir: str | None = None) -> bench.Report:
   if hasattr(suite, 'measure'):  # things timed outside bench.time_case, e.g. a whole loop
     external += suite.measure(config)
   print(f'benchmark suite {config.suite!r}: {len(cases)} cases on {bench.machine()}')
-  report = bench.run(cases, baseline=baseline, runs=_get(config, 'runs', 20),
-                     warmup=_get(config, 'warmup', 2),
-                     min_sample_s=_get(config, 'min_sample_s', 0.02),
-                     peak_n=_get(config, 'peak_n', 2048), external=external)
+  report = bench.run(cases, baseline=baseline, runs=config.runs, warmup=config.warmup,
+                     min_sample_s=config.min_sample_s, peak_n=config.peak_n, external=external)
   if compare and not any(r.impl == compare for r in report.results):
     compare = None
   print(bench.table(report, compare=compare))
