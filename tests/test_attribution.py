@@ -126,3 +126,18 @@ def test_grad_cam_equals_pytorch_grad_cam_and_sanity_check():
   sal = attribution.saliency(model, v, x[:1], score)
   sal_random = attribution.saliency(model, model.init(jax.random.key(3), x[:1]), x[:1], score)
   assert abs(spearman(np.asarray(sal), np.asarray(sal_random))) < 0.3
+
+
+def test_top_patches_are_the_receptive_fields_of_the_best_units():
+  from cnn_jax.tasks.what_convnets_learn import top_patches
+  model = models.create('vgg19', num_classes=None, hidden=None, width_multiplier=0.0625)
+  photos = np.asarray(jax.random.uniform(jax.random.key(0), (3, 32, 32, 3)))
+  v = model.init(jax.random.key(1), jnp.asarray(photos[:1]))
+  out = top_patches(model, v, lambda x: x, photos, ['conv2_1'], per_layer=2, k=3, batch=2)
+  channels, values, patches, field = out['conv2_1']
+  acts = np.asarray(model.apply(v, jnp.asarray(photos), return_stages=True)[1]['conv2_1'])
+  assert field == rf.RF(2, 10, 0.5)
+  for u, c in enumerate(channels):
+    n, i, j = np.unravel_index(np.argmax(acts[..., c]), acts.shape[:3])
+    np.testing.assert_allclose(values[u, 0], acts[n, i, j, c], rtol=1e-6)
+    np.testing.assert_array_equal(patches[u, 0], rf.crop_patch(photos[n], field.box(i, j)))
