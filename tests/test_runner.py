@@ -303,3 +303,84 @@ def test_googlenet_aux_logits_train_with_the_weighted_auxiliary_losses():
   loss, (_, metrics) = jax.eval_shape(loss_fn, params, variables,
                                       {'image': x, 'label': jnp.zeros(2, jnp.int32)}, jax.random.key(1))
   assert loss.shape == () and set(metrics) == {'accuracy', 'main_loss'}
+
+
+def test_augmentation_moves_the_task_targets_with_the_images():
+  """A task's augment_targets ({batch key: ops.augment sample key}) ride through the runner's
+  loss: a certain flip_lr reverses image and mask columns alike, maps landmark x -> W - x
+  and swaps the named left/right pair (flip_pairs), all before the objective sees them."""
+  from cnn_jax.ops.augment import make_batch_augment
+
+  class Identity(nn.Module):
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+      return x
+
+  class Landmarks(_supervised.Task):
+    augment_targets = {'segmentation': 'mask', 'landmarks': 'points', 'landmarks_valid': 'points_valid'}
+
+    def augment_kwargs(self):
+      return {'flip_pairs': ((0, 1),)}
+
+    def objective(self, outputs, batch):
+      return jnp.zeros(()), {'image': outputs, 'segmentation': batch['segmentation'],
+                             'landmarks': batch['landmarks'], 'valid': batch['landmarks_valid']}
+
+  task = Landmarks(config=None)
+  columns = np.broadcast_to(np.arange(6, dtype=np.float32), (2, 4, 6))
+  batch = {'image': jnp.asarray(columns[..., None] / 10), 'segmentation': jnp.asarray(columns.astype(np.int32)),
+           'landmarks': jnp.asarray([[[1.0, 2.0], [4.0, 3.0]]] * 2),
+           'landmarks_valid': jnp.ones((2, 2), bool)}
+  loss_fn = _supervised.make_loss_fn(
+      task, Identity(), augment=make_batch_augment('flip_lr(p=1.0)', **task.augment_kwargs()))
+  _, (_, out) = loss_fn({}, {}, batch, jax.random.key(0))
+  np.testing.assert_array_equal(out['image'][..., 0], columns[..., ::-1] / 10)
+  np.testing.assert_array_equal(out['segmentation'], columns[..., ::-1].astype(np.int32))
+  # point 0 <- mirrored old point 1 = (6 - 4, 3); point 1 <- mirrored old point 0 = (6 - 1, 2)
+  np.testing.assert_allclose(out['landmarks'], [[[2.0, 3.0], [5.0, 2.0]]] * 2)
+  assert bool(np.all(out['valid']))
+
+
+def test_a_task_without_data_optimises_its_parameters_under_constants(tmp_path):
+  """The style-transfer shape through the runner: no dataset (load_data -> None), the
+  parameters are an image (a one-parameter module), the frozen network and its target
+  features are replicated constants reaching the model through `inputs`."""
+
+  class Canvas(nn.Module):
+    @nn.compact
+    def __call__(self, constants, train: bool = False):
+      image = self.param('image', nn.initializers.constant(0.5), (1, 8, 8, 3))
+      return Features().apply(constants['net'], image)
+
+  class Match(_supervised.Task):
+    unit = 'step'
+
+    def load_data(self):
+      return None
+
+    def build_model(self, dataset):
+      return Canvas()
+
+    def constants(self, run):
+      target = jax.random.uniform(jax.random.key(0), (1, 8, 8, 3))
+      net = Features().init(jax.random.key(1), target)
+      return {'net': net, 'target': Features().apply(net, target)}
+
+    def init_inputs(self, run):
+      return run.constants
+
+    def inputs(self, batch, constants):
+      return constants
+
+    def objective(self, features, batch, constants):
+      return jnp.mean((features - constants['target']) ** 2), {}
+
+  config = _toy_config()
+  config.optimizer.update(name='adam', learning_rate=0.05)
+  config.train.update(steps=20, log_every=1, eval_every=0, checkpoint_every=20)
+  result = _supervised.run(Match(config), str(tmp_path))
+  records = [json.loads(l) for l in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  assert records[-1]['train/loss'] < 0.5 * records[0]['train/loss']
+  assert all('train/step_per_sec' in r for r in records)
+  assert jax.tree.structure(jax.device_get(result.state.params)) == jax.tree.structure({'image': 0})
+  assert result.eval is None and (tmp_path / 'curves.png').exists()
