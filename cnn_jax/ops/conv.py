@@ -19,175 +19,29 @@ Formulations (`conv(..., impl=...)`, all equal to `lax.conv_general_dilated`):
   'direct'  the course's multiply-and-sum over gathered windows: readable, small inputs only.
   'xla'     `lax.conv_general_dilated` (XLA's own convolution emitter).
   'im2col'  shifted strided slices stacked into a patch matrix, then one matmul.
+            (These three: `ops.conv_basic`; the geometry they share: `ops.conv_geometry`.)
   'taps'    per-tap matmul accumulation with a `custom_vjp` whose backward passes are
             also per-tap matmuls: see `ops.conv_taps`.
   'winograd' F(2x2, 3x3) for 2-D 3x3 stride-1 dense convs (else 'xla'): `ops.conv_winograd`.
   'fast'    per pass (forward, dx, dw) the formulation measured fastest for the shape, in a
             `custom_vjp`: see `ops.conv_fast`. The one to use for speed.
 """
-import itertools
-import math
 from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
+from cnn_jax.ops import conv_basic, conv_fast, conv_taps, conv_winograd
 from cnn_jax.ops.padding import Padding, as_tuple, explicit_padding
 
-
-def dimension_numbers(rank: int) -> lax.ConvDimensionNumbers:
-  """lax dimension numbers for channels-last `[N, *spatial, C]` and `[*k, I, O]` kernels."""
-  spatial = 'DHW'[-rank:] if rank <= 3 else None
-  if spatial is None:
-    raise ValueError(f'Spatial rank {rank} > 3 is not supported.')
-  return lax.conv_dimension_numbers((1,) * (rank + 2), (1,) * (rank + 2),
-                                    ('N' + spatial + 'C', spatial + 'IO', 'N' + spatial + 'C'))
-
-
-def _check(x: jax.Array, w: jax.Array, groups: int) -> int:
-  rank = w.ndim - 2
-  if x.ndim != rank + 2:
-    raise ValueError(f'Input {x.shape} must be [N, *spatial, C] with {rank} spatial dims to '
-                     f'match kernel {w.shape} [*k, C_in/groups, C_out].')
-  c_in, c_out = x.shape[-1], w.shape[-1]
-  if c_in % groups or c_out % groups or c_in // groups != w.shape[-2]:
-    raise ValueError(f'Input channels {c_in}, kernel {w.shape} and groups={groups} disagree: '
-                     f'need C_in % groups == 0, C_out % groups == 0, w.shape[-2] == C_in/groups.')
-  return rank
-
-
-def pad_input(x: jax.Array, pads: Sequence[tuple[int, int]]) -> jax.Array:
-  """Zero-pads (or, for negative entries, crops) the spatial dims of `[N, *spatial, C]`."""
-  if all(p == (0, 0) for p in pads):
-    return x
-  return lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), *((lo, hi, 0) for lo, hi in pads),
-                                             (0, 0, 0)])
-
-
-def tap_slice(xp: jax.Array, tap: Sequence[int], out: Sequence[int], strides: Sequence[int],
-              dilation: Sequence[int]) -> jax.Array:
-  """The cells of padded `xp [N, *spatial, C]` that kernel tap `tap` meets: `[N, *out, C]`.
-
-  Entry o of the result is xp[:, o * s + tap * d, :], i.e. one strided slice per tap.
-  """
-  start = [t * d for t, d in zip(tap, dilation)]
-  limit = [b + (o - 1) * s + 1 for b, o, s in zip(start, out, strides)]
-  return lax.slice(xp, (0, *start, 0), (xp.shape[0], *limit, xp.shape[-1]), (1, *strides, 1))
-
-
-def taps(kernel_size: Sequence[int]) -> list[tuple[int, ...]]:
-  """All kernel taps in row-major order (the order of `w.reshape(-1, C_g, C_out)`)."""
-  return list(itertools.product(*(range(f) for f in kernel_size)))
-
-
-def _geometry(x, w, strides, padding, dilation):
-  rank = w.ndim - 2
-  strides = as_tuple(strides, rank, 'strides')
-  dilation = as_tuple(dilation, rank, 'dilation')
-  pads = explicit_padding(padding, x.shape[1:-1], w.shape[:-2], strides, dilation)
-  out = tuple(max((n + lo + hi - (d * (f - 1) + 1)) // s + 1, 0) for n, f, (lo, hi), s, d
-              in zip(x.shape[1:-1], w.shape[:-2], pads, strides, dilation))
-  if min(out) < 1:
-    raise ValueError(f'Empty output {out}: kernel {w.shape[:-2]} (dilation {dilation}) does not '
-                     f'fit input {x.shape[1:-1]} padded by {pads}.')
-  return strides, dilation, pads, out
-
-
-def conv_direct(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
-                padding: Padding = 'VALID', dilation: int | Sequence[int] = 1,
-                groups: int = 1) -> jax.Array:
-  """The course's multiply-and-sum, literally: gather every window, multiply, sum.
-
-  windows[b, o, k, c] = x_pad[b, o * s + k * d, c] for every output position o and tap k,
-  then y[b, o, q] = sum_{k, c} windows[b, o, k, g(q) C_g + c] * w[k, c, q].
-  Memory is N * prod(out) * prod(k) * C_in * C_out / groups: teaching and tests only.
-
-  Args: x `[N, *spatial, C_in]`, w `[*k, C_in/groups, C_out]`; see `conv`.
-  Returns: `[N, *out, C_out]`.
-  """
-  rank = _check(x, w, groups)
-  strides, dilation, pads, out = _geometry(x, w, strides, padding, dilation)
-  xp = pad_input(x, pads)
-  windows = xp
-  for i, (o, f, s, d) in enumerate(zip(out, w.shape[:-2], strides, dilation)):
-    index = jnp.arange(o)[:, None] * s + jnp.arange(f)[None, :] * d    # [out_i, k_i]
-    windows = jnp.take(windows, index, axis=1 + 2 * i)                # axis i -> (out_i, k_i)
-  # [N, o0, k0, o1, k1, ..., C] -> [N, *out, *k, G, C_g, 1]
-  order = (0, *range(1, 2 * rank, 2), *range(2, 2 * rank + 1, 2), 2 * rank + 1)
-  windows = windows.transpose(order)
-  c_g, c_out = w.shape[-2], w.shape[-1]
-  windows = windows.reshape(*windows.shape[:-1], groups, c_g, 1)
-  kernel = w.reshape(*w.shape[:-2], c_g, groups, c_out // groups)      # [*k, C_g, G, O_g]
-  kernel = jnp.moveaxis(kernel, -2, -3)                                 # [*k, G, C_g, O_g]
-  products = windows * kernel                                           # [N, *out, *k, G, C_g, O_g]
-  summed = products.sum(axis=(*range(1 + rank, 1 + 2 * rank), -2))    # over taps and C_g
-  return summed.reshape(x.shape[0], *out, c_out)
-
-
-def conv_xla(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
-             padding: Padding = 'VALID', dilation: int | Sequence[int] = 1,
-             groups: int = 1) -> jax.Array:
-  """`lax.conv_general_dilated` with channels-last dimension numbers (the reference).
-
-  Args: x `[N, *spatial, C_in]`, w `[*k, C_in/groups, C_out]`; see `conv`.
-  Returns: `[N, *out, C_out]`.
-  """
-  rank = _check(x, w, groups)
-  strides, dilation, pads, _ = _geometry(x, w, strides, padding, dilation)
-  return lax.conv_general_dilated(x, w, strides, pads, rhs_dilation=dilation,
-                                  dimension_numbers=dimension_numbers(rank),
-                                  feature_group_count=groups)
-
-
-def grouped_matmul(patches: jax.Array, w: jax.Array, groups: int) -> jax.Array:
-  """y[m, q] = sum_{k, c} patches[m, k, g(q) C_g + c] * w[k, c, q] as one (batched) matmul.
-
-  Args:
-    patches: `[M, K, C_in]` (K kernel taps). w: `[K, C_in/groups, C_out]`.
-  Returns: `[M, C_out]`.
-  """
-  m, k, c_in = patches.shape
-  c_g, c_out = w.shape[-2], w.shape[-1]
-  if groups == 1:
-    return patches.reshape(m, k * c_in) @ w.reshape(k * c_in, c_out)
-  p = patches.reshape(m, k, groups, c_g)
-  kernel = w.reshape(k, c_g, groups, c_out // groups)
-  return jnp.einsum('mkgc,kcgo->mgo', p, kernel).reshape(m, c_out)
-
-
-def conv_im2col(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
-                padding: Padding = 'VALID', dilation: int | Sequence[int] = 1,
-                groups: int = 1) -> jax.Array:
-  """im2col: one strided slice per kernel tap, stacked to a patch matrix, one matmul.
-
-  patches[b, o, k, c] = x_pad[b, o * s + k * d, c]  (prod(k) slices, no gather), then
-  y = patches.reshape(N prod(out), prod(k) C_in) @ w.reshape(prod(k) C_in, C_out).
-  Its gradient (JAX autodiff) is the matmul transposes plus col2im: the sum of padded slices.
-
-  Args: x `[N, *spatial, C_in]`, w `[*k, C_in/groups, C_out]`; see `conv`.
-  Returns: `[N, *out, C_out]`.
-  """
-  _check(x, w, groups)
-  strides, dilation, pads, out = _geometry(x, w, strides, padding, dilation)
-  xp = pad_input(x, pads)
-  cols = [tap_slice(xp, t, out, strides, dilation) for t in taps(w.shape[:-2])]
-  patches = jnp.stack(cols, axis=-2)                                 # [N, *out, K, C_in]
-  n, c_in, c_out = x.shape[0], x.shape[-1], w.shape[-1]
-  m = n * math.prod(out)
-  y = grouped_matmul(patches.reshape(m, len(cols), c_in), w.reshape(len(cols), -1, c_out), groups)
-  return y.reshape(n, *out, c_out)
-
-
-def _impls() -> dict[str, Callable]:
-  # The matmul-heavy forms live in their own files (they import this one).
-  from cnn_jax.ops import conv_fast, conv_taps, conv_winograd
-  return {'direct': conv_direct, 'xla': conv_xla, 'im2col': conv_im2col,
-          'taps': conv_taps.conv_taps, 'winograd': conv_winograd.conv_winograd,
-          'fast': conv_fast.conv_fast}
-
-
-IMPLS = ('direct', 'xla', 'im2col', 'taps', 'winograd', 'fast')
+# The one table of formulations; each lives in its own module (a leaf: it imports
+# `ops.conv_geometry`, never this dispatcher).
+_FORMULATIONS: dict[str, Callable] = {
+    'direct': conv_basic.conv_direct, 'xla': conv_basic.conv_xla,
+    'im2col': conv_basic.conv_im2col, 'taps': conv_taps.conv_taps,
+    'winograd': conv_winograd.conv_winograd, 'fast': conv_fast.conv_fast}
+IMPLS = tuple(_FORMULATIONS)
 
 
 def conv(x: jax.Array, w: jax.Array, bias: jax.Array | None = None,
@@ -212,9 +66,8 @@ def conv(x: jax.Array, w: jax.Array, bias: jax.Array | None = None,
   Returns:
     `[N, *out, C_out]`.
   """
-  impls = _impls()
-  if impl not in impls:
-    raise ValueError(f'Unknown conv impl {impl!r}; choose one of {sorted(impls)}.')
+  if impl not in _FORMULATIONS:
+    raise ValueError(f'Unknown conv impl {impl!r}; choose one of {list(IMPLS)}.')
   rank = w.ndim - 2
   input_dilation = as_tuple(input_dilation, rank, 'input_dilation')
   if any(i != 1 for i in input_dilation):
@@ -224,7 +77,7 @@ def conv(x: jax.Array, w: jax.Array, bias: jax.Array | None = None,
                                  as_tuple(dilation, rank))
     x = lax.pad(x, jnp.zeros((), x.dtype),
                 [(0, 0, 0), *((0, 0, i - 1) for i in input_dilation), (0, 0, 0)])
-  y = impls[impl](x, w, strides=strides, padding=padding, dilation=dilation, groups=groups)
+  y = _FORMULATIONS[impl](x, w, strides=strides, padding=padding, dilation=dilation, groups=groups)
   if bias is not None:
     y = y + bias.astype(y.dtype)
   return y

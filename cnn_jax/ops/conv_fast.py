@@ -2,25 +2,35 @@
 
 A conv's three passes are three different problems: the forward y = conv(x, w), the input
 gradient dx (a conv of dy with the flipped kernel), and the weight gradient dw (a reduction
-over N and all positions: "large kernel, tiny output"). XLA:CPU (its YNNPACK convolution)
-is excellent at some and poor at others, so a `jax.custom_vjp` picks each pass separately
-(`plan`), from measurements in docs/conv_bench.md:
+over N and all positions: "large kernel, tiny output"). XLA:CPU is excellent at some and poor
+at others, so a `jax.custom_vjp` picks each pass separately (`plan`). The rules come from
+interleaved per-pass timings on an AVX2 CPU (AMD EPYC, 2 cores, JAX 0.10.2; docs/conv_bench.md,
+"Per-pass plan"), on the convs of the three benchmark workloads (LeNet-5 b256, ResNet-18 and
+MobileNetV2 small-input b32):
 
-  pointwise 1x1           every pass is a plain matmul ('im2col' of a 1x1 is a reshape):
-                          XLA's 1x1 weight gradient is ~5x slower.
-  depthwise (C_g = 1)     forward and dx as per-tap elementwise multiply-adds ('taps', one
-                          fused pass, ~10-20x XLA); dw stays 'xla' (the per-tap reductions lose).
-  tiny C_in (<= 4)        forward 'taps' (K = C_in matmuls become fused multiply-adds, ~20x),
-                          dx 'im2col', dw 'xla' (LeNet-5's first conv).
-  3x3 / stride 1 / 2-D    'winograd' F(2x2, 3x3) for every pass when C_in >= 256 (2.25x
-  dense, wide             fewer multiplies, batched matmuls with K = C_in); narrower layers
-                          keep 'xla': their 4x-sized transformed tiles cost more memory
-                          traffic than the multiplies saved.
+  depthwise (C_g = 1)     'taps' for every pass: per-tap elementwise multiply-adds, one fused
+                          loop each; XLA's grouped conv is 9-48x slower forward, 11-200x for dx
+                          and 2.5-15x for dw.
+  dw of any dense conv    'taps' (per-tap matmuls [C_in, M] @ [M, C_out]): XLA's weight
+                          gradient lost on every shape measured (1.4-13x; 3.4x on ResNet-18's
+                          64-channel 32x32 stage), unless 'winograd' takes the whole conv.
+  pointwise 1x1           plain matmuls: forward and dx 'im2col' (a reshape), dw 'taps'
+                          (XLA: 1.8-2.8x slower forward/dx, 2.5-19x dw); a strided 1x1's
+                          forward stays 'xla' (no strided-slice copy: 2.3x faster).
+  tiny C_in (<= 4), a stem  C_out <= 16 (LeNet-5's first conv): forward 'taps' (K = C_in
+                          matmuls become fused multiply-adds, 7x), dx 'im2col', dw 'xla';
+                          wider (ResNet's CIFAR stem, 3 -> 64): 'im2col' for every pass
+                          (1.2x, 2.7x, 2.3x; 'taps' is 15x slower forward there).
+  3x3 / stride 1, C_in >= 512    'winograd' F(2x2, 3x3) for every pass.
+  3x3 / stride 1, C_in >= 256    forward 'winograd', dx and dw 'taps'.
+  output <= 8x8           forward 'im2col', dx 'taps' (one big matmul beats XLA's small-image
+                          emitter: ResNet's strided convs into 8x8 and 4x4).
   3-D                     'depth2d' for every pass: a sum over depth taps of 2-D convs of
                           depth slices folded into the batch (`conv3d_as_2d`); XLA's own 3-D
                           conv does not reach its fast 2-D emitter (~5x slower).
-  otherwise               'xla' for every pass (ResNet's 64- and 128-channel stages, LeNet-5's
-                          second conv): no other formulation measured faster there.
+  grouped (ResNeXt)       'xla' for every pass (not measured here).
+  otherwise               forward and dx 'xla' (ResNet's 64- and 128-channel stages at 32x32
+                          and 16x16), dw 'taps'.
 """
 import dataclasses
 import functools
@@ -29,7 +39,8 @@ from typing import Callable, Sequence
 import jax
 
 from cnn_jax.ops import conv_taps, conv_winograd
-from cnn_jax.ops.conv import _check, _geometry, conv_im2col, conv_xla, pad_input
+from cnn_jax.ops.conv_basic import conv_im2col, conv_xla
+from cnn_jax.ops.conv_geometry import check, geometry, pad_input
 from cnn_jax.ops.padding import Padding
 
 def conv3d_as_2d(x: jax.Array, w: jax.Array, strides: Sequence[int], padding: Padding,
@@ -41,7 +52,7 @@ def conv3d_as_2d(x: jax.Array, w: jax.Array, strides: Sequence[int], padding: Pa
   each 2-D conv taking all output depths at once, folded into the batch.
   Args: x `[N, D, H, W, C_in]`, w `[k_d, k_h, k_w, C_in/groups, C_out]`. Returns `[N, *out, C_out]`.
   """
-  strides, dilation, pads, out = _geometry(x, w, strides, padding, dilation)
+  strides, dilation, pads, out = geometry(x, w, strides, padding, dilation)
   xp = pad_input(x, [pads[0], (0, 0), (0, 0)])                          # depth padding only
   n, s, d = x.shape[0], strides[0], dilation[0]
   y = None
@@ -71,17 +82,24 @@ def plan(x_shape: Sequence[int], w_shape: Sequence[int], strides: Sequence[int],
   """Chooses each pass's formulation from the shapes (rules in the module docstring)."""
   rank = len(w_shape) - 2
   kernel, c_g, c_in = tuple(w_shape[:-2]), w_shape[-2], x_shape[-1]
-  if all(k == 1 for k in kernel) and groups == 1:
-    return Plan('im2col', 'im2col', 'im2col')
   if c_g == 1 and groups > 1:
-    return Plan('taps', 'taps', 'xla')
-  if groups == 1 and c_in <= 4:
-    return Plan('taps', 'im2col', 'xla')
+    return Plan('taps', 'taps', 'taps')
   if rank == 3:
     return Plan('depth2d', 'depth2d', 'depth2d')
-  if conv_winograd.supports(w_shape, strides, dilation, groups) and c_in >= 256:
+  if groups > 1:
+    return Plan('xla', 'xla', 'xla')
+  if all(k == 1 for k in kernel):  # a matmul; XLA's strided 1x1 skips the slice copy
+    return Plan('xla' if any(s > 1 for s in strides) else 'im2col', 'im2col', 'taps')
+  if c_in <= 4:  # a stem
+    return Plan('taps', 'im2col', 'xla') if w_shape[-1] <= 16 else Plan('im2col', 'im2col', 'im2col')
+  if conv_winograd.supports(w_shape, strides, dilation, groups) and c_in >= 512:
     return Plan('winograd', 'winograd', 'winograd')
-  return Plan('xla', 'xla', 'xla')
+  if conv_winograd.supports(w_shape, strides, dilation, groups) and c_in >= 256:
+    return Plan('winograd', 'taps', 'taps')
+  out = [-(-n // s) for n, s in zip(x_shape[1:-1], strides)]  # ~ the output size
+  if max(out) <= 8:
+    return Plan('im2col', 'taps', 'taps')
+  return Plan('xla', 'xla', 'taps')
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
@@ -115,6 +133,6 @@ def conv_fast(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
   Args: x `[N, *spatial, C_in]`, w `[*k, C_in/groups, C_out]`; see `ops.conv.conv`.
   Returns: `[N, *out, C_out]`. Reverse-mode differentiable (custom VJP), to any order.
   """
-  _check(x, w, groups)
-  strides, dilation, pads, _ = _geometry(x, w, strides, padding, dilation)
+  check(x, w, groups)
+  strides, dilation, pads, _ = geometry(x, w, strides, padding, dilation)
   return _conv_fast(x, w, strides, pads, dilation, groups)

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from cnn_jax.ops.conv import _check, _geometry, pad_input, tap_slice, taps
+from cnn_jax.ops.conv_geometry import check, geometry, pad_input, tap_slice, taps
 from cnn_jax.ops.padding import Padding
 
 
@@ -115,6 +115,6 @@ def conv_taps(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
   Args: x `[N, *spatial, C_in]`, w `[*k, C_in/groups, C_out]`; see `ops.conv.conv`.
   Returns: `[N, *out, C_out]`.
   """
-  _check(x, w, groups)
-  strides, dilation, pads, out = _geometry(x, w, strides, padding, dilation)
+  check(x, w, groups)
+  strides, dilation, pads, out = geometry(x, w, strides, padding, dilation)
   return _conv_taps(x, w, strides, dilation, pads, out, groups)

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from cnn_jax.ops import conv as conv_ops
+from cnn_jax.ops.conv_geometry import pad_input, taps
 from cnn_jax.ops.padding import as_tuple
 
 
@@ -106,7 +107,7 @@ def conv_transpose(x: jax.Array, w: jax.Array, bias: jax.Array | None = None,
     y = conv_ops.conv(x, forward_kernel(w, groups), strides=1, padding=pads, dilation=d,
                       groups=groups, input_dilation=s, impl=impl)
     if any(c != (0, 0) for c in crop):
-      y = conv_ops.pad_input(y, [(-lo, -hi) for lo, hi in crop])
+      y = pad_input(y, [(-lo, -hi) for lo, hi in crop])
   return y if bias is None else y + bias.astype(y.dtype)
 
 
@@ -125,10 +126,10 @@ def conv_transpose_direct(x: jax.Array, w: jax.Array, strides: Sequence[int],
   c_out = w.shape[-1] * groups
   xg = x.reshape(n, *spatial, groups, c_in // groups)
   y = jnp.zeros((n, *full, c_out), jnp.result_type(x, w))
-  for t in conv_ops.taps(w.shape[:-2]):
+  for t in taps(w.shape[:-2]):
     wt = w[t].reshape(groups, c_in // groups, -1)                         # [G, Cin_g, Cout_g]
     prod = jnp.einsum('...gc,gco->...go', xg, wt).reshape(n, *spatial, c_out)
     place = [(k * d, f_full - ((i - 1) * s + 1) - k * d, s - 1)
              for k, d, s, i, f_full in zip(t, dilation, strides, spatial, full)]
     y = y + lax.pad(prod, jnp.zeros((), prod.dtype), [(0, 0, 0), *place, (0, 0, 0)])
-  return conv_ops.pad_input(y, [(-p, -p + o) for p, o in zip(padding, output_padding)])
+  return pad_input(y, [(-p, -p + o) for p, o in zip(padding, output_padding)])

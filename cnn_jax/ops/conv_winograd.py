@@ -21,7 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax.ops.conv import _check, _geometry, conv_xla, pad_input
+from cnn_jax.ops.conv_basic import conv_xla
+from cnn_jax.ops.conv_geometry import check, geometry, pad_input
 from cnn_jax.ops.padding import Padding, as_tuple
 
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float32)
@@ -63,10 +64,10 @@ def conv_winograd(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
   Args: x `[N, H, W, C_in]`, w `[3, 3, C_in, C_out]`; see `ops.conv.conv`.
   Returns: `[N, H_out, W_out, C_out]`, equal to lax.conv up to float rounding.
   """
-  _check(x, w, groups)
+  check(x, w, groups)
   if not supports(w.shape, strides, dilation, groups):
     return conv_xla(x, w, strides, padding, dilation, groups)
-  _, _, pads, (h_out, w_out) = _geometry(x, w, strides, padding, dilation)
+  _, _, pads, (h_out, w_out) = geometry(x, w, strides, padding, dilation)
   th, tw = -(-h_out // 2), -(-w_out // 2)                    # 2x2 output tiles per dim
   # Pad so every 4x4 tile (stride 2) lies inside: 2 t + 2 rows/cols.
   extra = [(lo, hi + 2 * t + 2 - (n + lo + hi)) for (lo, hi), t, n in
