@@ -15,47 +15,16 @@ A missing dataset is an error that says how to install it; nothing falls back to
 import dataclasses
 import gzip
 import os
-from typing import Protocol
 
 import numpy as np
 
+# The types stay reachable as sources.Dataset etc. (the loaders' return types); they are
+# defined in data.dataset so that tfds_source and the other loaders need not import this.
+from cnn_jax.data.dataset import ArraySplit, Dataset, DatasetNotFoundError, Split  # noqa: F401
+from cnn_jax.data.tfds_source import load_tfds
+
 FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist'
 NAMES = ('mnist', 'digits', 'fashion_mnist', 'tfds:<name>')
-
-
-class DatasetNotFoundError(FileNotFoundError):
-  """The dataset is not on this machine; the message says how to get it."""
-
-
-class Split(Protocol):
-  """A random-access split: `len(split)` examples, `get(indices)` a batch of them."""
-
-  def __len__(self) -> int: ...
-
-  def get(self, indices: np.ndarray) -> dict[str, np.ndarray]: ...
-
-
-@dataclasses.dataclass
-class ArraySplit:
-  """A split held in memory: images uint8 [N, H, W, C], labels int32 [N]."""
-  images: np.ndarray
-  labels: np.ndarray
-
-  def __len__(self) -> int:
-    return len(self.labels)
-
-  def get(self, indices: np.ndarray) -> dict[str, np.ndarray]:
-    return {'image': self.images[indices], 'label': self.labels[indices]}
-
-
-@dataclasses.dataclass
-class Dataset:
-  """name; train and test splits; num_classes; class_names (strings, for pictures)."""
-  name: str
-  train: Split
-  test: Split
-  num_classes: int
-  class_names: tuple[str, ...]
 
 
 def stratified_split(labels: np.ndarray, train_fraction: float, seed: int = 0):
@@ -153,6 +122,5 @@ def load(name: str, directory: str = '') -> Dataset:
   if name == 'fashion_mnist':
     return load_fashion_mnist(directory)
   if name.startswith('tfds:'):
-    from cnn_jax.data.tfds_source import load_tfds
     return load_tfds(name.removeprefix('tfds:'), directory)
   raise ValueError(f'Unknown dataset {name!r}; choose one of {list(NAMES)} (config.data.name).')

@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 
-from cnn_jax.data.sources import Dataset, DatasetNotFoundError
+from cnn_jax.data.dataset import Dataset, DatasetNotFoundError
 
 
 @dataclasses.dataclass
