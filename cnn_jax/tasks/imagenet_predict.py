@@ -53,7 +53,7 @@ def run(config, workdir: str | None) -> dict:
     raise ValueError('The imagenet_predict task needs --workdir (where predictions.png goes).')
   start = time.perf_counter()
   kwargs = {**fetch.TORCHVISION_KWARGS.get(config.model, {}),
-            **dict(config.get('model_kwargs', None) or {})}
+            **config.model_kwargs.to_dict()}
   images, logits, top = predict(config.model, config.weights, list(config.photos),
                                 config.top_k, **kwargs)
   seconds = time.perf_counter() - start
