@@ -384,3 +384,13 @@ def test_a_task_without_data_optimises_its_parameters_under_constants(tmp_path):
   assert all('train/step_per_sec' in r for r in records)
   assert jax.tree.structure(jax.device_get(result.state.params)) == jax.tree.structure({'image': 0})
   assert result.eval is None and (tmp_path / 'curves.png').exists()
+
+
+def test_tasks_and_train_read_no_config_key_with_a_hidden_default():
+  """Every setting is in a base config, so none is read as config.get(key, default)."""
+  import re
+  pattern = re.compile(r'\b(config|cfg|opt|sched)(\.[a-z_]+)*\.get\(')
+  offenders = [f'{p}:{i}' for p in sorted((REPO / 'cnn_jax').glob('t[ar]*/*.py'))
+               if p.parent.name in ('tasks', 'train')
+               for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+  assert offenders == []
