@@ -8,7 +8,13 @@ Produces in the workdir: checkpoints/, metrics.jsonl, config.json, curves.png, c
 predictions.png, heatmap.png (P(digit) per window + detections on a 96x128 test canvas),
 sliding_window.json (per canvas: max |naive - convolutional| gap, seconds and windows/s of
 each, digits found).
-Time and result on the 2-core CPU: see the report block below (measured, shared cores).
+Time and result on the 2-core CPU (measured 2026-11-28, 8 sessions sharing the cores, load
+12-17): 8 min 41 s wall for the whole command (1,500 steps of batch 128; 9,081 train windows:
+3,081 digits + 6,000 background, 1,819 test windows). Test window accuracy 97.5% (11
+classes). Demo on 4 test canvases of 96x128 (18x26 = 468 windows each): max |naive -
+convolutional| logit gap 0.0 (bit-identical), naive 127-172 ms vs convolutional 11-14 ms per
+canvas (2,700-3,700 vs 34,000-43,000 windows/s, median speed-up 11.5x); 13 of 14 digits found
+(right class, ink box >= 90% inside a detection window), 1 false positive.
 `:smoke` is a few-step variant that the tests run.
 """
 import os
