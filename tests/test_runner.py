@@ -394,3 +394,14 @@ def test_tasks_and_train_read_no_config_key_with_a_hidden_default():
                if p.parent.name in ('tasks', 'train')
                for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
   assert offenders == []
+
+
+def test_pad_ragged_gives_static_shapes_and_a_validity_mask():
+  from cnn_jax.data.transforms import pad_ragged
+  boxes, valid = pad_ragged([np.array([[1, 2, 3, 4]]), np.zeros((0, 4)), np.ones((2, 4))], 3, fill=-1)
+  assert boxes.shape == (3, 3, 4) and boxes.dtype == np.float32
+  np.testing.assert_array_equal(valid, [[1, 0, 0], [0, 0, 0], [1, 1, 0]])
+  np.testing.assert_array_equal(boxes[0], [[1, 2, 3, 4], [-1] * 4, [-1] * 4])
+  assert np.all(boxes[1] == -1) and np.all(boxes[2, :2] == 1)
+  with pytest.raises(ValueError, match=r'Example 0 has 4 objects, more than the padded size 3'):
+    pad_ragged([np.ones((4, 2))], 3)
