@@ -1,8 +1,8 @@
 r"""PyTorch eager reference for benchmarks/train_lenet5: the same LeNet-5 step, for comparison.
 
 Run once in a throwaway venv (PyTorch is never a cnn_jax dependency):
-  python -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0 numpy
-  /tmp/torchvenv/bin/python benchmarks/torch_lenet5_train.py --out benchmarks/torch_results/train_lenet5.json
+  python -m venv torchref && torchref/bin/pip install torch==2.13.0 numpy
+  torchref/bin/python benchmarks/torch_lenet5_train.py --out benchmarks/torch_results/train_lenet5.json
   python launch.py --config experiments/bench_train_lenet5.py   # picks the JSON up
 
 Times (a) the bare step on a fixed batch and (b) the loop over MNIST-sized random uint8

@@ -1,8 +1,9 @@
 """PyTorch timings of the conv / pool benchmark workloads, for the side-by-side tables.
 
 Run in a throwaway venv that has torch (cnn_jax never imports torch):
-  /work/torchvenv/bin/python benchmarks/torch_reference.py conv   # -> torch_results/conv.json
-  /work/torchvenv/bin/python benchmarks/torch_reference.py pool   # -> torch_results/pool.json
+  torchref/bin/python benchmarks/torch_reference.py conv   # -> torch_results/conv.json
+  torchref/bin/python benchmarks/torch_reference.py pool   # -> torch_results/pool.json
+  (torchref: a throwaway venv with torch==2.14.1 torchvision==0.29.1, see docs/design.md)
 
 Same workloads and names as `cnn_jax/benchmarks/_shapes.py` (read from there, without
 importing jax), same protocol as `cnn_jax.bench`: warm-up, `runs` timed samples, median,

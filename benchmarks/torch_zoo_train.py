@@ -2,7 +2,8 @@ r"""PyTorch eager reference for cnn_jax.benchmarks.models: the same zoo train st
 
 Run in a throwaway venv (PyTorch is never a cnn_jax dependency; torch 2.14.1 + torchvision
 0.29.1 here):
-  /work/torchvenv/bin/python benchmarks/torch_zoo_train.py [--models resnet18 mobilenet_v2]
+  torchref/bin/python benchmarks/torch_zoo_train.py [--models resnet18 mobilenet_v2]
+  (torchref: a throwaway venv with torch==2.14.1 torchvision==0.29.1, see docs/design.md)
   python launch.py --config experiments/bench_models.py   # picks the JSON up as impl 'torch'
 
 Each workload is torchvision's model changed exactly as cnn_jax's `small_input=True` variant

@@ -2,7 +2,8 @@
 
     from cnn_jax import ops, models, losses, metrics
 
-Layers and conventions: ../shared/DESIGN.md (NHWC, HWIO kernels, xyxy boxes, explicit keys).
+Layers, the task contract and conventions (NHWC, HWIO kernels, xyxy boxes, explicit keys):
+docs/design.md in the repository.
 """
 from cnn_jax._lazy import submodule_getattr
 

@@ -1,4 +1,7 @@
-"""cnn_jax.viz: see ../shared/DESIGN.md for what this layer holds. Submodules load on first use."""
+"""cnn_jax.viz: what this layer holds and may import: docs/design.md (Layers).
+
+Submodules load on first use.
+"""
 from cnn_jax._lazy import submodule_getattr
 
 __getattr__ = submodule_getattr(__name__)
