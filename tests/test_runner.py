@@ -405,3 +405,5 @@ def test_pad_ragged_gives_static_shapes_and_a_validity_mask():
   assert np.all(boxes[1] == -1) and np.all(boxes[2, :2] == 1)
   with pytest.raises(ValueError, match=r'Example 0 has 4 objects, more than the padded size 3'):
     pad_ragged([np.ones((4, 2))], 3)
+  assert pad_ragged([np.zeros((0, 4))] * 2, 5)[0].shape == (2, 5, 4)  # no objects at all
+  assert pad_ragged([[], []], 2, trailing=(4,))[0].shape == (2, 2, 4)

@@ -37,12 +37,16 @@ def prepare_images(images: np.ndarray, size: int, method: str, channels: int) ->
   return np.ascontiguousarray(x, np.float32)
 
 
-def pad_ragged(rows, size: int, fill: float = 0.0, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+def pad_ragged(rows, size: int, fill: float = 0.0, dtype=np.float32,
+               trailing: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
   """A list of N arrays [n_i, ...] (e.g. each image's boxes [n_i, 4] or landmarks) ->
   (padded [N, size, ...] filled with `fill`, valid bool [N, size]): static shapes for jit.
-  An image with more than `size` rows is an error naming the limit, not a silent cut."""
+  An image with more than `size` rows is an error naming the limit, not a silent cut.
+  `trailing`: the per-row shape (e.g. (4,) for boxes); default: that of the first row with
+  2+ dims (so a batch where every image has no boxes [0, 4] still gives [N, size, 4])."""
   rows = [np.asarray(r, dtype) for r in rows]
-  trailing = next((r.shape[1:] for r in rows if r.size), ())
+  if trailing is None:
+    trailing = next((r.shape[1:] for r in rows if r.ndim > 1), ())
   out = np.full((len(rows), size, *trailing), fill, dtype)
   valid = np.zeros((len(rows), size), bool)
   for i, r in enumerate(rows):
