@@ -9,8 +9,9 @@
     style = load_painting('starry_night', max_side=512)   # [H, W, 3] float32 in [0, 1]
 
 The file comes from `debian.fetch_member` (apt-get download + dpkg-deb --fsys-tarfile,
-SHA-256 checked, cached under $CNN_JAX_CACHE or ~/.cache/cnn_jax). Where apt is unavailable the error gives
-the command to run by hand; `path=` then reads a copy the user made (checksum still checked).
+SHA-256 checked, cached under $CNN_JAX_CACHE or ~/.cache/cnn_jax). Where apt is unavailable
+the error gives the command to run by hand; `path=` then reads a copy the user made (its
+checksum still checked).
 """
 import os
 

@@ -15,10 +15,12 @@ The course's style normalisation is Gatys' own E_l = 1/(4 N_l^2 M_l^2) sum (G - 
 (N_l = n_C filters, M_l = n_H n_W positions). Other normalisations in use, selectable by
 `norm` (layer weights tuned for one do not carry over to another, nor across image sizes):
 
-    content 'course'  1/(4 n_H n_W n_C) sum            style 'course'  1/(4 n_C^2 (n_H n_W)^2) sum
-    content 'gatys'   1/2 sum (Gatys 2015, eq. 1)       style 'mean'    mean over k,k' of
-    content 'mean'    mean (PyTorch tutorial, jcjohnson)                (G/(n_H n_W n_C))^2 diffs
-                                                                        (PyTorch tutorial, jcjohnson)
+    content 'course'  1/(4 n_H n_W n_C) sum (a_C - a_G)^2
+    content 'gatys'   1/2 sum (Gatys 2015, eq. 1)
+    content 'mean'    mean (PyTorch tutorial, jcjohnson)
+    style   'course'  1/(4 n_C^2 (n_H n_W)^2) sum (G_S - G_G)^2
+    style   'mean'    mean over k, k' of the squared differences of G / (n_H n_W n_C)
+                      (PyTorch tutorial, jcjohnson)
 
 `gram_matrix(a, norm)` returns the raw Gram ('none'), G/(n_H n_W) ('hw': a covariance-like
 average over positions, size independent) or G/(n_H n_W n_C) ('hwc'). The style costs build

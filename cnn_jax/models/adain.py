@@ -102,7 +102,8 @@ def stylise(enc_vars, dec_vars, to_input, content: jax.Array, styles, alpha: flo
   the paper's style interpolation). Sides must be multiples of 8; styles may differ in size.
   `to_input`: the VGG input affine."""
   styles = [styles] if not isinstance(styles, (list, tuple)) else list(styles)
-  blend = np.full(len(styles), 1.0 / len(styles)) if blend is None else np.asarray(blend) / np.sum(blend)
+  blend = np.ones(len(styles)) if blend is None else np.asarray(blend, np.float64)
+  blend = blend / blend.sum()
   for name, im in [('content', content)] + [('style', s) for s in styles]:
     if im.shape[1] % 8 or im.shape[2] % 8:
       raise ValueError(f'AdaIN {name} is {im.shape[1]}x{im.shape[2]}; use sides that are '

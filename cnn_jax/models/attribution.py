@@ -57,7 +57,10 @@ def layer_activation_and_grad(model: nn.Module, variables, x: jax.Array, layer: 
 
   shape = jax.eval_shape(lambda: forward(None)[1])
   delta0 = jnp.zeros(shape.shape, shape.dtype)
-  total = lambda d: (lambda out: (jnp.sum(score_fn(out[0])), (score_fn(out[0]), out[1])))(forward(d))
+  def total(d):
+    logits, acts = forward(d)
+    scores = score_fn(logits)
+    return jnp.sum(scores), (scores, acts)
   (_, (scores, acts)), grads = jax.value_and_grad(total, has_aux=True)(delta0)
   return acts, grads, scores
 

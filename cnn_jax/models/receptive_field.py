@@ -11,7 +11,7 @@ k) / s) + 1), a unit at output index i sees input pixels centred on start + i * 
 (Zeiler & Fergus 2014, Fig. 2, show the top-9 image patches of a unit cropped this way.)
 
     rf = chain_receptive_field(vgg_layers(19, 'conv4_1'))     # RF(jump=8, size=60, start=-21)
-    box = rf.box(i, j)                                          # (y0, x0, y1, x1), may leave the image
+    box = rf.box(i, j)                  # (y0, x0, y1, x1), may leave the image
     top = TopK.init(k=9, channels=C); top = top.update(acts, image_ids) per batch
 """
 import dataclasses
@@ -58,9 +58,10 @@ def vgg_layers(depth: int, layer: str) -> list[tuple[int, int, int]]:
       continue
     conv += 1
     out.append((3, 1, 1))
-    if f'conv{block}_{conv}' == layer:
+    last = f'conv{block}_{conv}'
+    if last == layer:
       return out
-  raise ValueError(f'VGG-{depth} has no layer {layer!r} (conv1_1 ... conv5_{4 if depth == 19 else 3}).')
+  raise ValueError(f'VGG-{depth} has no layer {layer!r}; its layers are conv1_1 ... {last}.')
 
 
 @dataclasses.dataclass

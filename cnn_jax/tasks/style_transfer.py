@@ -57,7 +57,8 @@ def load_image(name: str, max_side: int | None) -> np.ndarray:
   from skimage import data
   if not hasattr(data, name):
     raise ValueError(f'Unknown image {name!r}: use {sorted(paintings.PAINTINGS)}, '
-                     "'darknet/<dog|person|horses>.jpg' or a skimage.data name (astronaut, chelsea).")
+                     "'darknet/<dog|person|horses>.jpg' or a skimage.data name (astronaut, "
+                     'chelsea).')
   image = np.asarray(getattr(data, name)())[..., :3].astype(np.float32) / 255
   return paintings.resize_max_side(image, max_side)
 

@@ -34,7 +34,7 @@ NEEDS_WORKDIR = True
 
 def load_photos(names, size: int) -> tuple[np.ndarray, list[str]]:
   """`[N, size, size, 3]` float32 [0, 1] centre crops (shorter side resized to `size`)."""
-  from cnn_jax.tasks.imagenet_predict import load_photo
+  from cnn_jax.data.photos import load_photo
   out = []
   for name in names:
     if name.startswith('darknet/'):
@@ -114,7 +114,8 @@ def attributions(config, photos_uint8_like: np.ndarray, key) -> dict:
   logits = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, x)
   top1 = jnp.argmax(logits, -1)
   score = lambda out: jnp.take_along_axis(out, top1[:, None], 1)[:, 0]
-  cam = jax.jit(lambda v, x: attribution.grad_cam(model, v, x, config.cam_layer, score))(variables, x)
+  cam = jax.jit(lambda v, x: attribution.grad_cam(model, v, x, config.cam_layer, score))(
+      variables, x)
   sal = attribution.saliency(model, variables, x, score)
   smooth = jnp.abs(attribution.smooth_grad(model, variables, x, score, key,
                                            samples=config.smooth_samples)).max(-1)

@@ -20,7 +20,8 @@ install on Python 3.11):
 
 Both files are PyTorch's legacy (pre-1.6, non-zip) format, read by `torch_file` through the
 restricted unpickler. The result loads into the zoo's VGG-19 (`models.create('vgg19')`)
-`features` (torchvision numbering: 'features/0' = conv1_1, 'features/2' = conv1_2, ...); the
+`features` (torchvision numbering: 'features/0' = conv1_1, 'features/2' = conv1_2, ...; the
+model's `return_stages` names the ReLU outputs 'conv1_1'..'conv5_4'); the
 1x1 input conv is NOT folded into conv1_1 (zero padding of the raw image differs from zero
 padding of the mean-subtracted one at the border), it is returned as `input_kernel`/
 `input_bias` and applied by `to_vgg_input`.
@@ -77,20 +78,6 @@ def conv_indices(depth_config: str = 'E') -> list[int]:
       out.append(i)
       i += 2  # conv, ReLU (no batch norm)
   return out
-
-
-def layer_names(depth_config: str = 'E') -> dict[str, int]:
-  """Gatys' layer names -> torchvision `features` index whose OUTPUT is that activation:
-  'conv1_1': 0, 'relu1_1': 1, 'conv1_2': 2, 'relu1_2': 3, 'pool1': 4, ..., 'pool5': 36."""
-  names, i, block, k = {}, 0, 1, 1
-  for entry in CONFIGS[depth_config]:
-    if entry == 'M':
-      names[f'pool{block}'] = i
-      i, block, k = i + 1, block + 1, 1
-    else:
-      names[f'conv{block}_{k}'], names[f'relu{block}_{k}'] = i, i + 1
-      i, k = i + 2, k + 1
-  return names
 
 
 def fetch_sdist(cache: str | os.PathLike | None = None) -> dict[str, pathlib.Path]:
@@ -152,7 +139,8 @@ def read_nst_file(path: str | os.PathLike, state: dict | None = None) -> VGGWeig
   biases = [state[f'{i}.bias'] for i in order]
   first = kernels[0]
   if first.shape != (3, 3, 1, 1):
-    raise ValueError(f'{path}: the first conv should be the 1x1 RGB -> BGR conv, got {first.shape}.')
+    raise ValueError(f'{path}: the first conv should be the 1x1 RGB -> BGR conv, got '
+                     f'{first.shape}.')
   return VGGWeights(_features(kernels[1:], biases[1:]),
                     np.ascontiguousarray(first[:, :, 0, 0].T), np.asarray(biases[0], np.float32))
 
