@@ -341,7 +341,7 @@ def test_class_names_and_torchvision_preprocessing():
   assert len(names) == 1000 and names[285] == 'Egyptian cat' and names[967] == 'espresso'
   assert imagenet.resized_size(300, 451) == (256, 384)
   assert imagenet.resized_size(640, 427) == (383, 256)
-  from cnn_jax.tasks.imagenet_predict import load_photo
+  from cnn_jax.data.photos import load_photo
   reference = np.load(FIXTURES / 'torchvision_imagenet.npz')
   for name, crop in zip(reference['names'], reference['crops']):
     image = load_photo(str(name))

@@ -5,9 +5,9 @@
 For each spec in `config.specs` (an `ops.augment` spec string) it draws `config.samples`
 random outcomes (keys fold_in(seed, row), split per sample) of the same jitted, vmapped
 augmentation as a training step would run, next to the original, with the boxes moved.
-The photo is `skimage.data.<config.image>` downscaled by `config.stride`; its box is the face
-found by scikit-image's LBP frontal-face cascade (a real detection, not hand-placed) plus
-`config.extra_boxes`. Writes `<workdir>/augment_gallery.png` and `augment_gallery.json`
+The photo is `data.photos.load_photo(config.image)` downscaled by `config.stride`; its box
+is the face found by scikit-image's LBP frontal-face cascade (a real detection, not
+hand-placed) plus `config.extra_boxes`. Writes `<workdir>/augment_gallery.png` and `augment_gallery.json`
 (per row: the spec, value range and boxes of every draw).
 """
 import json
@@ -17,16 +17,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnn_jax.data.photos import load_photo
 from cnn_jax.ops import augment
 
 NEEDS_WORKDIR = True
 
 
 def photo_and_face(name: str, stride: int) -> tuple[np.ndarray, np.ndarray]:
-  """(`[H, W, 3]` float32 in [0, 1], face boxes `[N, 4]` xyxy) for skimage.data.<name>,
-  downscaled by `stride`; faces from skimage's LBP cascade on the full-size photo."""
+  """(`[H, W, 3]` float32 in [0, 1], face boxes `[N, 4]` xyxy) for photo `name`
+  (`data.photos.load_photo`), downscaled by `stride`; faces from skimage's LBP cascade on the
+  full-size photo."""
   from skimage import data, feature
-  image = np.asarray(getattr(data, name)())[..., :3]
+  image = load_photo(name)
   detector = feature.Cascade(data.lbp_frontal_face_cascade_filename())
   faces = detector.detect_multi_scale(img=image, scale_factor=1.2, step_ratio=1,
                                       min_size=(60, 60), max_size=(160, 160))
@@ -53,11 +55,11 @@ def run(config, workdir: str | None) -> dict:
     summary.append(dict(spec=spec, min=float(out.min()), max=float(out.max()),
                         boxes=np.round(out_boxes, 1).tolist()))
   from cnn_jax.viz import augment as viz  # matplotlib only when drawing
+  from cnn_jax.viz.figures import save_png
   fig = viz.gallery_figure(rows, image, boxes, title=(
-      f'ops.augment on skimage.data.{config.image} (box: LBP face detection); '
+      f'ops.augment on {config.image} (box: LBP face detection); '
       'the same jitted, vmapped code a train step runs'))
-  os.makedirs(workdir, exist_ok=True)
-  viz.save(fig, os.path.join(workdir, 'augment_gallery.png'))
+  save_png(fig, os.path.join(workdir, 'augment_gallery.png'), dpi=90)
   result = dict(image=config.image, shape=list(image.shape), boxes=boxes.tolist(), rows=summary)
   with open(os.path.join(workdir, 'augment_gallery.json'), 'w') as f:
     json.dump(result, f, indent=1)

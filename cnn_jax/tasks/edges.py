@@ -4,7 +4,7 @@
 
 Writes `<workdir>/edges.png` (photo; course vertical and horizontal responses; gradient
 magnitude; direction as hue) and `<workdir>/edges.json` (response statistics), and returns
-the statistics. The photo ships offline with scikit-image (`skimage.data.<config.image>`).
+the statistics. The photo is a `data.photos.load_photo` name (offline; e.g. skimage.data's).
 """
 import json
 import os
@@ -12,30 +12,17 @@ import os
 import jax.numpy as jnp
 import numpy as np
 
+from cnn_jax.data.photos import load_photo
 from cnn_jax.ops import filters
 
 NEEDS_WORKDIR = True
-
-
-def load_photo(name: str) -> np.ndarray:
-  """`skimage.data.<name>()` as float32 in [0, 1] (`[H, W]` gray or `[H, W, 3]` RGB)."""
-  try:
-    from skimage import data
-  except ImportError as e:  # pragma: no cover - scikit-image is a dependency
-    raise FileNotFoundError('scikit-image is needed for the photo: pip install scikit-image') from e
-  if not hasattr(data, name):
-    raise ValueError(f'skimage.data has no image {name!r} (try camera, astronaut, coffee).')
-  image = np.asarray(getattr(data, name)())
-  if image.ndim == 3:
-    image = image[..., :3]
-  return image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
 
 
 def run(config, workdir: str | None) -> dict:
   """Filters `config.image` (downscaled by `config.stride`) and draws `edges.png`."""
   if not workdir:
     raise ValueError('The edges task needs --workdir (where edges.png is written).')
-  image = load_photo(config.image)[::config.stride, ::config.stride]
+  image = load_photo(config.image)[::config.stride, ::config.stride].astype(np.float32) / 255
   gray = filters.to_gray(jnp.asarray(image))
   vertical = filters.filter2d(gray, filters.VERTICAL, padding='VALID', impl=config.impl)
   horizontal = filters.filter2d(gray, filters.HORIZONTAL, padding='VALID', impl=config.impl)
@@ -46,6 +33,7 @@ def run(config, workdir: str | None) -> dict:
                magnitude_mean=float(magnitude.mean()), magnitude_max=float(magnitude.max()),
                edge_fraction=float((magnitude > config.threshold).mean()))
   from cnn_jax.viz import filters as viz  # matplotlib only when drawing
+  from cnn_jax.viz.figures import save_png
   fig = viz.edge_figure(
       np.asarray(image),
       {'course vertical [[1,0,-1]]x3': np.asarray(vertical),
@@ -53,9 +41,8 @@ def run(config, workdir: str | None) -> dict:
        f'{config.operator} magnitude': np.asarray(magnitude),
        f'edges: magnitude > {config.threshold}': np.asarray(magnitude > config.threshold, np.float32)},
       direction=np.asarray(direction), magnitude=np.asarray(magnitude),
-      title=f'skimage.data.{config.image}: 3x3 edge filters (cross-correlation)')
-  os.makedirs(workdir, exist_ok=True)
-  viz.save(fig, os.path.join(workdir, 'edges.png'))
+      title=f'{config.image}: 3x3 edge filters (cross-correlation)')
+  save_png(fig, os.path.join(workdir, 'edges.png'))
   with open(os.path.join(workdir, 'edges.json'), 'w') as f:
     json.dump(stats, f, indent=1)
   print(json.dumps(stats))

@@ -7,8 +7,8 @@ offline carrier for 'imagenet', or a torchvision .pth path), preprocesses each p
 as torchvision's ImageNet eval transform (`weights.imagenet.preprocess`), runs the model in
 eval mode and writes `<workdir>/predictions.png` (each photo beside its top-k bars) and
 `<workdir>/predictions.json` ({photo: [[index, name, probability], ...]}, plus the logits'
-top-k values). Photos ship offline: 'chelsea', 'coffee', ... are `skimage.data.<name>`,
-'china' / 'flower' are sklearn's `load_sample_image('<name>.jpg')`.
+top-k values). Photos are `data.photos.load_photo` names, all offline: 'chelsea', 'coffee',
+... (`skimage.data`), 'china' / 'flower' (scikit-learn), 'darknet/dog.jpg' (Debian), a path.
 """
 import json
 import os
@@ -18,23 +18,10 @@ import jax
 import numpy as np
 
 from cnn_jax import models
+from cnn_jax.data.photos import load_photo
 from cnn_jax.weights import fetch, imagenet
 
 NEEDS_WORKDIR = True
-SKLEARN_PHOTOS = ('china', 'flower')
-
-
-def load_photo(name: str) -> np.ndarray:
-  """An offline photo as `[H, W, 3]` uint8: sklearn's china/flower, else skimage.data.<name>."""
-  if name in SKLEARN_PHOTOS:
-    from sklearn.datasets import load_sample_image
-    return np.asarray(load_sample_image(f'{name}.jpg'))
-  from skimage import data
-  if not hasattr(data, name):
-    raise ValueError(f'Unknown photo {name!r}: use skimage.data names (chelsea, coffee, '
-                     f'astronaut, rocket...) or {SKLEARN_PHOTOS}.')
-  image = np.asarray(getattr(data, name)())
-  return np.repeat(image[..., None], 3, -1) if image.ndim == 2 else image[..., :3]
 
 
 def predict(model_name: str, source: str, photos: list[str], k: int = 5, **model_kwargs):
@@ -60,11 +47,11 @@ def run(config, workdir: str | None) -> dict:
   result = {photo: [[i, name, round(p, 5)] for i, name, p in row]
             for photo, row in zip(config.photos, top)}
   from cnn_jax.viz import topk as viz  # matplotlib only when drawing
+  from cnn_jax.viz.figures import save_png
   titles = [f'{p} -> {row[0][1]}' for p, row in zip(config.photos, top)]
   fig = viz.topk_figure(images, titles, top, suptitle=f'{config.model} ({config.weights}): '
                         f'top-{config.top_k}, torchvision preprocessing')
-  os.makedirs(workdir, exist_ok=True)
-  viz.save(fig, os.path.join(workdir, 'predictions.png'))
+  save_png(fig, os.path.join(workdir, 'predictions.png'))
   summary = dict(model=config.model, weights=str(config.weights), seconds=round(seconds, 2),
                  top=result, top_logits={p: np.sort(l)[::-1][:config.top_k].round(4).tolist()
                                          for p, l in zip(config.photos, logits)})
