@@ -1,13 +1,9 @@
 """The augmentation gallery: one row per augmentation, the original then random draws, with
 the boxes drawn where the augmentation moved them."""
-import matplotlib
+import matplotlib.patches as patches
+import numpy as np
 
-matplotlib.use('Agg')
-import matplotlib.patches as patches  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from cnn_jax.viz.figures import save_png  # noqa: E402
+from cnn_jax.viz.figures import plt  # pyplot on the Agg backend
 
 BOX_COLORS = ('#ffdd00', '#00e5ff', '#ff4fd8', '#7cff4f')
 
@@ -54,8 +50,3 @@ def gallery_figure(rows: list[tuple[str, list[np.ndarray], list[np.ndarray | Non
     fig.suptitle(title, fontsize=11, y=0.995)
   fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.7 / fig.get_figheight(), bottom=0.005)
   return fig
-
-
-def save(fig, path: str) -> None:
-  """Writes `fig` as a PNG (atomically) and closes it."""
-  save_png(fig, path, dpi=90)

@@ -1,10 +1,9 @@
 """Pictures of a classifier: confusion matrix and a grid of images with predicted labels."""
 from typing import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 
-from cnn_jax.viz.figures import save_png
+from cnn_jax.viz.figures import plt, save_png  # pyplot on the Agg backend
 
 
 def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], png_path: str):

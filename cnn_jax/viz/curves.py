@@ -1,9 +1,8 @@
 """Training curves from `metrics.jsonl` (the run's source of truth)."""
 import json
 
-import matplotlib.pyplot as plt
 
-from cnn_jax.viz.figures import save_png
+from cnn_jax.viz.figures import plt, save_png  # pyplot on the Agg backend
 
 
 def read_jsonl(path: str) -> list[dict]:

@@ -1,9 +1,8 @@
 """Pictures for detectors: faces with boxes and 5 landmarks, sliding-window heat maps."""
 import matplotlib.patches as patches
-import matplotlib.pyplot as plt
 import numpy as np
 
-from cnn_jax.viz.figures import save_png
+from cnn_jax.viz.figures import plt, save_png  # pyplot on the Agg backend
 
 _MARK_COLOURS = ('#00e5ff', '#00e5ff', '#ffea00', '#ff4081', '#ff4081')  # eyes, nose, mouth
 

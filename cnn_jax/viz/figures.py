@@ -1,4 +1,8 @@
-"""Saving matplotlib figures as PNG files (headless Agg backend), atomically."""
+"""Saving matplotlib figures as PNG files (headless Agg backend), atomically.
+
+The one place that picks the backend and writes PNGs: viz modules take `plt` from here and
+return `save_png`'s (png bytes, height, width), which the runner also sends to TensorBoard.
+"""
 import io
 import os
 

@@ -1,11 +1,8 @@
 """Pictures of filters and of what they respond to: edge maps and kernel grids."""
-import matplotlib
+import matplotlib.colors
+import numpy as np
 
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from cnn_jax.viz.figures import save_png  # noqa: E402
+from cnn_jax.viz.figures import plt  # pyplot on the Agg backend
 
 
 def edge_figure(image: np.ndarray, panels: dict[str, np.ndarray], direction: np.ndarray | None = None,
@@ -78,8 +75,3 @@ def kernel_grid(kernels: np.ndarray, title: str = '', max_filters: int = 64):
   if title:
     fig.suptitle(title)
   return fig
-
-
-def save(fig, path: str) -> None:
-  """Writes the figure as PNG (atomically) and closes it."""
-  save_png(fig, path)

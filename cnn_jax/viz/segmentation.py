@@ -1,12 +1,8 @@
 """Segmentation pictures: image | true mask | predicted mask | errors, and the transpose
 convolution's scatter-and-sum on a 2x2 input (the course's picture)."""
-import matplotlib
+import numpy as np
 
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from cnn_jax.viz.figures import save_png  # noqa: E402
+from cnn_jax.viz.figures import plt, save_png  # pyplot on the Agg backend
 
 
 def _colours(num_classes: int) -> np.ndarray:

@@ -1,11 +1,7 @@
 """Pictures of a classifier's top-k guesses: each photo next to its top-k probability bars."""
-import matplotlib
+import numpy as np
 
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from cnn_jax.viz.figures import save_png  # noqa: E402
+from cnn_jax.viz.figures import plt  # pyplot on the Agg backend
 
 
 def topk_figure(images: list[np.ndarray], titles: list[str],
@@ -36,8 +32,3 @@ def topk_figure(images: list[np.ndarray], titles: list[str],
     fig.suptitle(suptitle)
   fig.tight_layout()
   return fig
-
-
-def save(fig, path: str) -> None:
-  """Writes `fig` as a PNG (atomically) and closes it."""
-  save_png(fig, path)
