@@ -5,26 +5,17 @@ checkpoints and metrics, so it is an error that shows the difference and the way
 """
 import json
 import os
-from typing import Any
+
+from flax import traverse_util
 
 
 class WorkdirConfigError(ValueError):
   """The workdir holds a run of a different configuration."""
 
 
-def _flatten(d: dict, prefix: str = '') -> dict[str, Any]:
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict):
-      out.update(_flatten(v, f'{prefix}{k}.'))
-    else:
-      out[f'{prefix}{k}'] = v
-  return out
-
-
 def config_diff(old: dict, new: dict) -> list[str]:
   """Lines 'key: old -> new' for every flattened key that differs."""
-  a, b = _flatten(old), _flatten(new)
+  a, b = traverse_util.flatten_dict(old, sep='.'), traverse_util.flatten_dict(new, sep='.')
   missing = object()
   lines = []
   for k in sorted(set(a) | set(b)):
