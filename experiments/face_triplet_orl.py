@@ -9,7 +9,15 @@ Model: FaceRecognitionNet(widths=(16, 32, 64, 128), blocks=(1, 1, 1, 1), norm='b
 batch-hard triplet loss on squared distances, margin 0.2, AdamW 1e-3 cosine, 600 steps.
 Produces in the workdir: checkpoints/, metrics.jsonl, TensorBoard events, config.json,
 curves.png, roc.png, pairs.png, one_shot.png, embeddings.png.
-Time and result: see RESULT below (measured here).
+Time and result on the 2-core CPU (measured 2026-11-28, seed 0, load average ~13 from other
+jobs): 17 min 40 s wall (3 min 42 s of CPU time for this process), of which ~3 min of
+compiles (init, train step) and then 1.4 s/step. On the 10 people never seen in training
+(100 photos):
+  1-NN identity accuracy 98.0%; verification (900 balanced pairs, 10 folds) 86.6% +- 3.4,
+  AUC 0.941, EER 13.6%, VAL 64.2% at FAR 1.3% (target 1%; one false accept = 2.2% of a test
+  fold); 5-way one-shot 85.6%, 10-way 76.2%, 5-way open set (threshold from the folds) 69.8%.
+  (Step 300: 1-NN 97.0%, verification 84.8%.) face-api's pretrained 128-d net on the same
+  10 people, no alignment: 1-NN 99.0%, verification 83.2% (experiments/face_pretrained_orl.py).
 `:smoke` is a few-step variant that the tests run.
 """
 import os
