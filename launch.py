@@ -49,8 +49,9 @@ def main(argv):
   from cnn_jax import tasks
   from cnn_jax.train.workdir import check_and_record_config
 
-  # Errors whose message says what to do: shown without a traceback.
-  USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError, KeyError)
+  # Errors whose message says what to do: shown without a traceback. Not KeyError: most are
+  # bugs (a missing dict key), whose traceback must show.
+  USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError)
 
   config = _CONFIG.value
   task = tasks.get(config.task)
