@@ -1,6 +1,5 @@
 """Classification losses: pure functions of (logits, labels)."""
 import jax
-import jax.numpy as jnp
 import optax
 
 
@@ -15,8 +14,3 @@ def cross_entropy(logits: jax.Array, labels: jax.Array, label_smoothing: float =
   if label_smoothing:
     targets = optax.smooth_labels(targets, label_smoothing)
   return optax.softmax_cross_entropy(logits, targets)
-
-
-def mean_cross_entropy(logits: jax.Array, labels: jax.Array, label_smoothing: float = 0.0) -> jax.Array:
-  """Batch mean of `cross_entropy`: `[B, K], [B] -> []`."""
-  return jnp.mean(cross_entropy(logits, labels, label_smoothing))
