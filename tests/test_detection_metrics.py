@@ -40,7 +40,7 @@ def padded_batches(images):
 @pytest.mark.parametrize('scenario', sorted(FIXTURE))
 def test_coco_equals_pycocotools(scenario):
   data = FIXTURE[scenario]
-  ev = detection.CocoEvaluator(data['num_classes'])
+  ev = coco.CocoEvaluator(data['num_classes'])
   for batch in padded_batches(data['images']):
     ev.update(**batch)
   got, ref = ev.result(), data['pycocotools']
@@ -64,7 +64,7 @@ def test_hand_computed_ap_coco_and_voc():
   args = (dets[None], scores[None], np.zeros((1, 3), np.int32), np.ones((1, 3), bool),
           gts[None], np.zeros((1, 2), np.int32), np.ones((1, 2), bool))
   # Precision 1 up to recall 0.5, then 2/3: COCO's 101-point interpolation and VOC's two rules.
-  ev = detection.CocoEvaluator(1)
+  ev = coco.CocoEvaluator(1)
   ev.update(*args)
   np.testing.assert_allclose(ev.result()['AP50'], (51 + 50 * 2 / 3) / 101)
   voc = detection.VocEvaluator(1)

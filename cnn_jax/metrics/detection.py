@@ -9,7 +9,7 @@ score over the whole dataset:
 - VOC2010+: AP = area under the precision envelope p(r) = max_{r' >= r} precision(r'),
   summed exactly over the recall steps.
 - COCO: `cnn_jax.metrics.coco` (10 IoU thresholds, 101 recall points, maxDets, areas, crowd),
-  equal to pycocotools; `CocoEvaluator` and `coco_match` are re-exported here.
+  equal to pycocotools; import `CocoEvaluator` and `coco_match` from there.
 
 VOC matching (the devkit's voc_eval): per image and class, detections by decreasing score take
 the ground truth of highest IoU (first among ties); IoU > 0.5 on an unclaimed one is a TP, on
@@ -27,7 +27,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax.metrics.coco import CocoEvaluator, coco_match  # noqa: F401  (re-exported)
 from cnn_jax.ops import boxes as box_ops
 
 
