@@ -1,11 +1,12 @@
 """Float32 division by a small integer, rounded once as IEEE division rounds it.
 
 Why not `x / n`: under `jit`, XLA rewrites division by a constant (or by a broadcast scalar)
-into multiplication by its reciprocal, x * fl(1 / n), which rounds twice; XLA:GPU's division
-(`div.full`) is not correctly rounded either. Both can land one ulp away from fl(x / n). That
-is harmless for a value, but not when the quotient is then floored or ceiled to an index, e.g.
-RoIPool's bin edges ceil((p + 1) fl(L / out)): 21 * fl(1 / 7) = 3.0000002, whose ceil takes
-one row too many, while torchvision (IEEE division in C++/CUDA) gets 3.
+into multiplication by its reciprocal, x * fl(1 / n), which rounds twice and can land one ulp
+away from fl(x / n) (and how a GPU backend divides is its own choice). That is harmless for
+a value, but not when the quotient is then floored or ceiled to an index, e.g.
+RoIPool's bin edges ceil((p + 1) fl(L / out)): for L = 21 at 7 x 7, fl(21 fl(1 / 7)) =
+3.0000002 and the last edge ceil(7 * 3.0000002) = 22 takes one row too many, while
+torchvision (IEEE division in C++) has fl(21 / 7) = 3 and the edge 21.
 
 How: with x = M 2^e (M the 24-bit integer significand), fl(x / n) = fl(M / n) 2^e exactly,
 and fl(M / n) = round_half_even(M 2^t / n) 2^-t, where t = 23 - floor(log2(M / n)) makes
