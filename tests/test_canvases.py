@@ -89,7 +89,7 @@ def test_overlap_policy_and_crowded_grid_fallback():
     d = canvases.generate(cfg, 'train', num=60, seed=0)
     for b in range(60):
       bx = d['boxes'][b, :d['count'][b]]
-      assert ((bx[:, :2] >= 0) & (bx[:, 2:] <= 40)).all()
+      assert ((bx[:, :2] >= 0) & (bx[:, 2:] <= cfg.size[0])).all()
       lt = np.maximum(bx[:, None, :2], bx[None, :, :2])
       rb = np.minimum(bx[:, None, 2:], bx[None, :, 2:])
       inter = np.prod(np.clip(rb - lt, 0, None), -1)

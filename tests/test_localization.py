@@ -144,3 +144,72 @@ def test_head_shapes_and_errors():
     loss_lib.localization_loss(Y, PRESENT, BOX, LABEL, form='l2')
   with pytest.raises(ValueError, match='config.loss.box'):
     loss_lib.localization_loss(Y, PRESENT, BOX, LABEL, box_loss='iou3')
+
+
+def _config(name):
+  from conftest import load_config
+  return load_config(name)
+
+
+@pytest.mark.parametrize('name', ['localization_canvas', 'landmarks_canvas'])
+def test_task_smoke_runs(name, tmp_path):
+  from cnn_jax.tasks import localization as task
+  config = _config(name)
+  config.data.update(num_train=32, num_test=16)
+  config.train.update(steps=2, eval_every=2, checkpoint_every=2, log_every=1)
+  result = task.run(config, str(tmp_path))
+  assert int(result.state.step) == 2
+  if name == 'localization_canvas':
+    assert 0 <= float(result.eval['localization_accuracy']) <= 1
+    assert (tmp_path / 'localization.png').exists()
+  else:
+    assert float(result.eval['nme_box_diagonal']) > 0 and int(result.eval['count']) == 16
+    assert (tmp_path / 'landmarks.png').exists()
+
+
+def test_task_config_errors():
+  from cnn_jax.tasks import localization as task
+  config = _config('localization_canvas')
+  config.mode = 'boxes'
+  with pytest.raises(ValueError, match='config.mode'):
+    task.Localization(config)
+  config.mode = 'landmarks'
+  with pytest.raises(ValueError, match=r'objects = \(1, 1\)'):
+    task.Localization(config)
+  config.mode, config.data.canvas.objects = 'box', (0, 3)
+  with pytest.raises(ValueError, match=r'config.data.canvas.objects must be'):
+    task.Localization(config)
+
+
+def test_head_on_a_registered_headless_backbone():
+  from cnn_jax import models
+  net = LocalizationNet(num_classes=10, backbone='lenet5', hidden=0)
+  x = jnp.zeros((2, 32, 32, 1))
+  variables = net.init(jax.random.key(0), x)
+  out = net.apply(variables, x)
+  assert out['y'].shape == (2, 15)
+  # the backbone's variables are LeNet-5's own, minus its classifier
+  lenet = models.create('lenet5', num_classes=None).init(jax.random.key(0), x)
+  assert (jax.tree.map(jnp.shape, variables['params']['features'])
+          == jax.tree.map(jnp.shape, lenet['params']))
+
+
+def test_flip_augmentation_swaps_the_left_right_landmarks():
+  """ops.augment's flip_lr with the task's flip_pairs: the moved points equal the keypoints
+  re-derived from the mirrored digit; without flip_pairs 'left' and 'right' come out swapped."""
+  from cnn_jax.data import canvases
+  from cnn_jax.ops.augment import make_batch_augment
+  from cnn_jax.tasks.localization import LEFT, RIGHT
+  d = canvases.generate(canvases.CanvasConfig(size=(32, 32), objects=(1, 1), scale=(0.6, 1.0)),
+                        'test', num=6, seed=2)
+  sample = {'image': d['image'].astype(np.float32) / 255, 'points': d['keypoints'][:, 0],
+            'mask': d['instances']}
+  flipped = make_batch_augment('flip_lr(p=1.0)', flip_pairs=((LEFT, RIGHT),))(
+      jax.random.key(0), sample)
+  naive = make_batch_augment('flip_lr(p=1.0)')(jax.random.key(0), sample)
+  for b in range(6):
+    mask, image = np.asarray(flipped['mask'][b]) == 1, np.asarray(flipped['image'][b, ..., 0])
+    again = canvases.keypoints_from_mask(mask, image)
+    np.testing.assert_allclose(flipped['points'][b], again, atol=0.06)
+    swapped = np.asarray(naive['points'][b])[[LEFT, RIGHT]]
+    np.testing.assert_allclose(swapped, again[[RIGHT, LEFT]], atol=0.06)

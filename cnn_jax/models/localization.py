@@ -24,14 +24,15 @@ import jax
 
 
 class ConvBackbone(nn.Module):
-  """Small VGG-style backbone: per stage two 3x3 conv-BN-ReLU (SAME) and a 2x2 max pool.
+  """Small VGG-style backbone: per stage `convs` 3x3 conv-BN-ReLU (SAME) and a 2x2 max pool.
   [N, H, W, C] -> the last feature map flattened, [N, (H / 2^S) (W / 2^S) widths[-1]]."""
   widths: Sequence[int] = (16, 32, 64)
+  convs: int = 2
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     for i, width in enumerate(self.widths):
-      for j in range(2):
+      for j in range(self.convs):
         x = nn.Conv(width, (3, 3), use_bias=False, name=f'conv{i + 1}_{j + 1}')(x)
         x = nn.BatchNorm(use_running_average=not train, momentum=0.9, name=f'bn{i + 1}_{j + 1}')(x)
         x = nn.relu(x)
@@ -47,7 +48,7 @@ class LocalizationNet(nn.Module):
     num_landmarks: L points (0: no landmark head).
     localize: emit y = [p_c, bx, by, bh, bw, c1..cn].
     backbone: '' for ConvBackbone(widths), else a registry name built headless.
-    widths: ConvBackbone stage widths.
+    widths, convs: ConvBackbone stage widths and convolutions per stage.
     hidden: units of the shared hidden layer (0: none).
     dropout: dropout rate before the outputs (training only).
   """
@@ -56,6 +57,7 @@ class LocalizationNet(nn.Module):
   localize: bool = True
   backbone: str = ''
   widths: Sequence[int] = (16, 32, 64)
+  convs: int = 2
   hidden: int = 128
   dropout: float = 0.0
 
@@ -66,7 +68,7 @@ class LocalizationNet(nn.Module):
       from cnn_jax import models   # the registry (any model, headless: num_classes=None)
       self.features = models.create(self.backbone, num_classes=None)
     else:
-      self.features = ConvBackbone(self.widths)
+      self.features = ConvBackbone(self.widths, self.convs)
     self.fc = nn.Dense(self.hidden) if self.hidden else None
     self.drop = nn.Dropout(self.dropout)
     if self.localize:
