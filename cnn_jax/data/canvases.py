@@ -45,7 +45,8 @@ Generation (vectorised over the batch, a loop of small numpy ops per object):
      train, 256..511 for test) scaled by `texture`, `fragments` digit fragments (8..14 px
      crops of other digits of the split, kept outside every object box), Gaussian noise of
      std `noise`. Objects composite by max (white ink on a dark canvas); a later object
-     owns the instance pixels where inks overlap (only when max_iou > 0).
+     owns the instance pixels where inks overlap (only when max_iou > 0: then the instance
+     mask is the visible ink while box and keypoints stay those of the whole pasted digit).
 
 Impossible requests fail before any work with the limit named: objects[1] > max_boxes,
 a side round(28 * scale[1]) larger than the canvas, a side below 8 px, or objects[1] objects
