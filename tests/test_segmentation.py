@@ -108,3 +108,123 @@ def test_border_weight_map_by_hand():
   with pytest.raises(ValueError, match='label value 7 at index \\(1, 2\\)'):
     losses.check_labels(np.array([[0, 1, 1], [0, 0, 7]]).reshape(2, 3), 3, source='mask.png')
   losses.check_labels(np.array([0, 2, 255]), 3, ignore_index=255)
+
+
+# ---------------------------------------------------------------- instances, data, task
+
+def test_instance_report_counts_splits_merges_misses_by_hand():
+  truth = np.zeros((12, 20), np.int32)
+  truth[1:5, 1:4], truth[1:5, 5:8] = 1, 2        # two touching-ish nuclei ...
+  truth[7:11, 1:9] = 3                          # ... one long nucleus ...
+  truth[7:10, 14:17] = 4                        # ... and one the prediction misses
+  pred = np.zeros_like(truth, bool)
+  pred[1:5, 1:8] = True                         # 1 and 2 fused into one blob
+  pred[7:11, 1:4] = pred[7:11, 6:9] = True      # 3 cut in two pieces
+  pred[1:3, 14:17] = True                       # a blob on background
+  report = metrics.instance_report(pred, truth)
+  assert report == dict(true_objects=4, predicted_objects=4, matched=0, merged=1,
+                        merged_objects=2, split=1, missed=2, spurious=1)
+  report = metrics.instance_report(truth > 0, truth)
+  assert report['matched'] == 4 and report['split'] == report['merged'] == report['missed'] == 0
+
+
+def _tiff(pixels: np.ndarray, order: str, rows_per_strip: int) -> bytes:
+  """A minimal uncompressed greyscale TIFF written by hand (independent of the reader)."""
+  import struct
+  h, w = pixels.shape
+  body = pixels.astype(pixels.dtype.newbyteorder(order)).tobytes()
+  strip = rows_per_strip * w * pixels.itemsize
+  offsets = [8 + i for i in range(0, len(body), strip)]
+  counts = [min(strip, len(body) - i) for i in range(0, len(body), strip)]
+  ifd = 8 + len(body)
+  extra = ifd + 2 + 12 * 8 + 4
+  entries = [(256, 4, 1, w), (257, 4, 1, h), (258, 3, 1, pixels.itemsize * 8), (259, 3, 1, 1),
+             (262, 3, 1, 1), (273, 4, len(offsets), extra), (277, 3, 1, 1),
+             (279, 4, len(counts), extra + 4 * len(offsets))]
+  head = (b'II' if order == '<' else b'MM') + struct.pack(order + 'HI', 42, ifd)
+  out = head + body + struct.pack(order + 'H', len(entries))
+  for tag, kind, n, value in entries:
+    packed = (struct.pack(order + 'HH', value, 0) if kind == 3 and n == 1
+              else struct.pack(order + 'I', value))
+    out += struct.pack(order + 'HHI', tag, kind, n) + packed
+  out += struct.pack(order + 'I', 0)
+  return out + struct.pack(order + f'{len(offsets)}I', *offsets) + struct.pack(
+      order + f'{len(counts)}I', *counts)
+
+
+def test_tiff_reader_on_hand_written_files_and_refusals():
+  from cnn_jax.data import nuclei
+  pixels = np.arange(35, dtype=np.uint16).reshape(5, 7) * 1000
+  for order in '<>':
+    np.testing.assert_array_equal(nuclei.read_tiff(_tiff(pixels, order, 2)), pixels)
+  data = bytearray(_tiff(pixels, '<', 5))
+  data[8 + 35 * 2 + 2 + 12 * 3 + 8:8 + 35 * 2 + 2 + 12 * 3 + 10] = (5).to_bytes(2, 'little')
+  with pytest.raises(ValueError, match='compression 5'):
+    nuclei.read_tiff(bytes(data), 'x.tif')
+  with pytest.raises(ValueError, match='not a TIFF'):
+    nuclei.read_tiff(b'\x89PNG....', 'x.png')
+
+
+@pytest.fixture(scope='module')
+def nuclei_tile():
+  """The real tile from the stardist wheel (cached after one download); skipped only when
+  the package registry cannot be reached."""
+  from cnn_jax.data import nuclei
+  from cnn_jax.weights.fetch import FetchError
+  try:
+    return nuclei.load_tile()
+  except FetchError as e:
+    if any(s in str(e) for s in ('Could not', 'connection', 'Connection', 'resolve', 'Network')):
+      pytest.skip(f'package registry unreachable: {e}')
+    raise
+
+
+def test_nuclei_tile_quadrants_and_crops(nuclei_tile):
+  from cnn_jax.data import nuclei
+  image, inst = nuclei_tile['image'], nuclei_tile['instances']
+  assert image.shape == inst.shape == (512, 512) and image.dtype == np.float32
+  assert 0.0 <= image.min() and image.max() == 1.0
+  assert len(np.unique(inst)) - 1 == 125                  # the design doc's 125 nuclei
+  assert 0.15 < (inst > 0).mean() < 0.25
+  rows, cols = nuclei.quadrant_slices(3)
+  for top, left in nuclei.crop_positions(200, 64, 3):
+    assert top + 64 <= rows.start or left + 64 <= cols.start   # never in the test quadrant
+  with pytest.raises(ValueError, match='test_quadrant must be'):
+    nuclei.quadrant_slices(4)
+
+
+def test_segmentation_task_smoke_and_bad_masks(tmp_path, nuclei_tile):
+  from conftest import load_config
+  from cnn_jax.tasks import segmentation
+  config = load_config('unet_nuclei')
+  result = segmentation.run(config, str(tmp_path))
+  ev = result.eval
+  assert ev['count'] == 1 and ev['confusion'].sum() == 256 * 256
+  assert 0.0 <= ev['miou'] <= 1.0 and 0.0 <= ev['foreground_dice'] <= 1.0
+  assert (tmp_path / 'segmentation.png').stat().st_size > 10_000
+  assert (tmp_path / 'instances.json').exists()
+  task = segmentation.Segmentation(config)
+  with pytest.raises(ValueError, match='Mask size \\(8, 8\\) differs from image size \\(8, 9\\)'):
+    task.prepare({'image': np.zeros((1, 8, 9, 1), np.float32),
+                  'segmentation': np.zeros((1, 8, 8), np.int32)})
+  with pytest.raises(ValueError, match='label value 2 at index \\(0, 1, 1\\)'):
+    task.prepare({'image': np.zeros((1, 2, 2, 1), np.float32),
+                  'segmentation': np.array([[[0, 1], [1, 2]]])})
+
+
+def test_canvas_pixels_take_their_digit_class():
+  from conftest import load_config
+  from cnn_jax.data import canvases
+  from cnn_jax.tasks import segmentation
+  config = load_config('unet_canvas')
+  task = segmentation.Segmentation(config)
+  cfg = canvases.CanvasConfig(size=(32, 32), objects=(1, 2), max_boxes=2)
+  examples = canvases.generate(cfg, 'test', num=6, seed=3)
+  batch = task.prepare(examples)
+  labels = batch['target'][..., 0].astype(int)
+  for b in range(6):
+    for n in range(int(examples['count'][b])):
+      ink = examples['instances'][b] == n + 1
+      assert ink.any() and (labels[b][ink] == examples['labels'][b, n] + 1).all()
+    assert (labels[b][examples['instances'][b] == 0] == 0).all()
+  np.testing.assert_array_equal(batch['target'][..., 1], 1.0)   # no border weights here

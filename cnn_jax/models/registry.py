@@ -23,4 +23,7 @@ MODELS: dict[str, tuple[str, str, dict]] = {
     'mobilenet_v2': ('cnn_jax.models.mobilenet', 'MobileNetV2', {}),
     'face_recognition': ('cnn_jax.models.face_recognition', 'FaceRecognitionNet', {}),
     'unet': ('cnn_jax.models.unet', 'UNet', {}),
+    'yolo': ('cnn_jax.models.yolo', 'YOLO', {}),
+    'vgg16_encoder_decoder': ('cnn_jax.models.encoder_decoder', 'VGGEncoderDecoder', {}),
+    'unet_mobilenet_v2': ('cnn_jax.models.encoder_decoder', 'MobileNetUNet', {}),
 }

@@ -17,7 +17,8 @@ weight is 0, so filled pixels teach nothing.
 Evaluation over the whole test split (each example once): confusion matrix -> per-class
 IoU / Dice, mIoU, mean Dice, foreground Dice (class 1), dataset pixel accuracy; per-image
 foreground Dice (mean over images). Pictures: segmentation.png (image | truth | prediction |
-errors) and, for nuclei, instances.json (how many nuclei the prediction splits or merges).
+errors), transpose_conv.png (the scatter-and-sum of a 2x2 input) and, for nuclei,
+instances.json (how many nuclei the prediction splits or merges).
 
 Keys: experiments/_segmentation.py.
 """
@@ -157,6 +158,14 @@ class Segmentation(_supervised.Task):
     image = np.asarray(centre_crop(batch['image'], *pred.shape[1:3]))
     drawn = {'segmentation': viz.plot_segmentation(
         image, np.asarray(labels), pred, run.dataset.class_names, run.path('segmentation.png'))}
+    # The course's picture: a 2x2 input scattered through a 3x3 kernel at stride 2, overlaps
+    # summed, the result computed by ops.conv_transpose (the op the U-Net's up-convs use).
+    from cnn_jax.ops.conv_transpose import conv_transpose
+    x = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    kernel = np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.0], [0.0, 1.0, 1.0]], np.float32)
+    out = np.asarray(conv_transpose(x[None, :, :, None], kernel[:, :, None, None], strides=2))
+    drawn['transpose_conv'] = viz.plot_transpose_conv(x, kernel, out[0, :, :, 0],
+                                                      run.path('transpose_conv.png'))
     if 'instances' in examples and self.config.data.name == 'nuclei':
       inst = np.asarray(centre_crop(examples['instances'], *pred.shape[1:3]))
       report = [seg_metrics.instance_report(p == 1, t) for p, t in zip(pred, inst)]
