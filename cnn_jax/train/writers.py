@@ -90,7 +90,7 @@ class NullWriter:
 
 
 class Progress:
-  """A tqdm bar over training steps (ETA from tqdm) with the latest loss/metrics/img/s."""
+  """A tqdm bar over training steps (ETA from tqdm) with the task's metrics and items/s."""
 
   def __init__(self, start: int, total: int, enabled: bool):
     self._bar = tqdm.tqdm(total=total, initial=start, disable=not enabled, unit='step',
