@@ -35,7 +35,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # models.mtcnn_cascade.Settings: MTCNN's defaults and the static candidate limits.
   c.cascade = ml_collections.ConfigDict(dict(
       min_face=20.0, factor=0.709, thresholds=(0.6, 0.7, 0.7), max_windows=1024,
-      max_proposals=512, max_refined=128, max_faces=32))
+      max_proposals=512, max_refined=128, max_faces=32, chunk=32))
   # images/s at size (H, W) = 640x480 on a resized photo; repeats=0 skips it.
   c.speed = ml_collections.ConfigDict(dict(image='astronaut', size=(480, 640), repeats=10))
   if arg == 'smoke':

@@ -24,9 +24,12 @@ Crops take the integer box [trunc(x1) - 1, trunc(x2)) clipped to the image and a
 (`ops.area_resize`), the way facenet-pytorch does (the original zero-pads instead; the two
 differ only for boxes crossing the border).
 
-Static shapes: each stage's candidates are padded to a fixed maximum (`Limits`), with a
+Static shapes: each stage's candidates are padded to a fixed maximum (`Settings`), with a
 validity mask; NMS returns its kept boxes best first, so a full buffer keeps the best-scoring
 candidates. `Faces.counts` says how many survived each stage, so a saturated limit is visible.
+R-Net and O-Net run over their padded batch in chunks of `Settings.chunk` and skip chunks
+holding no valid candidate (`lax.cond`; the valid ones come first), so their cost follows the
+real candidate count, not the limit (under `vmap` the cond becomes a select: no skipping).
 """
 import dataclasses
 import functools
@@ -54,6 +57,7 @@ class Settings:
   max_proposals: int = 512   # stage-1 output = R-Net batch
   max_refined: int = 128     # stage-2 output = O-Net batch
   max_faces: int = 32        # final output
+  chunk: int = 32            # R-/O-Net candidates per chunk; chunks with none valid are skipped
 
 
 class Faces(NamedTuple):
@@ -131,15 +135,34 @@ def _take(result: nms_ops.NMSResult, *arrays):
   return (result.mask,) + tuple(a[idx] for a in arrays)
 
 
-def _crops(integral, boxes, valid, size, height, width):
-  """Normalised `[N, size, size, 3]` crops of the integer boxes (module doc) + updated mask."""
+def _regions(boxes, valid, height, width):
+  """Integer crop regions `[N, 4]` (x0, y0, x1, y1) of the boxes (module doc) + updated mask."""
   t = jnp.trunc(boxes).astype(jnp.int32)  # C-style truncation towards zero, as the original
   x0, y0 = jnp.maximum(t[:, 0], 1) - 1, jnp.maximum(t[:, 1], 1) - 1
   x1, y1 = jnp.minimum(t[:, 2], width), jnp.minimum(t[:, 3], height)
-  valid = valid & (x1 > x0) & (y1 > y0)
-  regions = jnp.stack([x0, y0, x1, y1], axis=1)
-  crops = area_resize.crop_resize(integral, regions, (size, size))
-  return (crops - 127.5) * 0.0078125, valid
+  return jnp.stack([x0, y0, x1, y1], axis=1), valid & (x1 > x0) & (y1 > y0)
+
+
+def _net_on_crops(net, variables, integral, regions, valid, size, chunk):
+  """`net` on the normalised `size`x`size` crops of `regions`, `chunk` candidates at a time:
+  a chunk without a valid candidate is skipped (`lax.cond`), so the cost follows the number
+  of real candidates (they come first: NMS output order) while every shape stays static.
+  Returns the net's outputs for all N rows (zeros in skipped chunks)."""
+  n = regions.shape[0]
+  chunk = min(chunk, n)
+  padded = -(-n // chunk) * chunk
+  regions = jnp.pad(regions, ((0, padded - n), (0, 0)))
+  valid = jnp.pad(valid, (0, padded - n))
+
+  def run(r):
+    crops = area_resize.crop_resize(integral, r, (size, size))
+    return net.apply(variables, (crops - 127.5) * 0.0078125)
+
+  shapes = jax.eval_shape(run, regions[:chunk])
+  skip = lambda r: jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+  outs = jax.lax.map(lambda xs: jax.lax.cond(jnp.any(xs[1]), run, skip, xs[0]),
+                     (regions.reshape(-1, chunk, 4), valid.reshape(-1, chunk)))
+  return jax.tree_util.tree_map(lambda o: o.reshape(padded, *o.shape[2:])[:n], outs)
 
 
 def check_image(image: jax.Array) -> None:
@@ -204,8 +227,9 @@ def detect(variables: dict, image: jax.Array, settings: Settings = Settings()) -
   count1 = jnp.sum(valid)
 
   # Stage 2: R-Net on 24x24 crops.
-  crops, valid = _crops(integral, boxes, valid, 24, height, width)
-  scores, regs = mtcnn.RNet().apply(variables['rnet'], crops)
+  regions, valid = _regions(boxes, valid, height, width)
+  scores, regs = _net_on_crops(mtcnn.RNet(), variables['rnet'], integral, regions, valid, 24,
+                               settings.chunk)
   valid = valid & (scores > t2)
   keep = nms_ops.nms(boxes, scores, settings.nms_stage2, settings.max_refined, valid=valid)
   valid, boxes, scores, regs = _take(keep, boxes, scores, regs)
@@ -213,8 +237,9 @@ def detect(variables: dict, image: jax.Array, settings: Settings = Settings()) -
   count2 = jnp.sum(valid)
 
   # Stage 3: O-Net on 48x48 crops, landmarks, IoM NMS.
-  crops, valid = _crops(integral, boxes, valid, 48, height, width)
-  scores, regs, marks = mtcnn.ONet().apply(variables['onet'], crops)
+  regions, valid = _regions(boxes, valid, height, width)
+  scores, regs, marks = _net_on_crops(mtcnn.ONet(), variables['onet'], integral, regions,
+                                      valid, 48, settings.chunk)
   valid = valid & (scores > t3)
   w = boxes[:, 2:3] - boxes[:, 0:1] + 1
   h = boxes[:, 3:4] - boxes[:, 1:2] + 1

@@ -34,7 +34,7 @@ def settings_from(config) -> mtcnn_cascade.Settings:
   return mtcnn_cascade.Settings(
       min_face=c.min_face, factor=c.factor, thresholds=tuple(c.thresholds),
       max_windows=c.max_windows, max_proposals=c.max_proposals, max_refined=c.max_refined,
-      max_faces=c.max_faces)
+      max_faces=c.max_faces, chunk=c.chunk)
 
 
 def _speed(detect, image: np.ndarray, size: tuple[int, int], repeats: int) -> dict:
