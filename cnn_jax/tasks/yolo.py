@@ -1,0 +1,170 @@
+"""YOLOv2 detection on multi-digit canvases (data.canvases), on the supervised runner.
+
+Data: canvases with 1..K digits (overlap allowed by `data.canvas.max_iou`), boxes padded to
+`max_boxes` with a validity mask (static shapes). Anchors: `config.anchors.boxes` when given,
+else k-means with d = 1 - IoU on the training boxes (`ops.anchor_kmeans`, seeded); the
+average best IoU for k = `config.anchors.curve` (YOLOv2's curve) and the best possible
+recall are logged and written to `anchors.json` with the anchors (with `anchors.report`, also
+the curve and the assignment rate).
+Model: models.yolo.YOLO. Loss: losses.yolo (each term logged as train/<term>). Targets are
+built on device inside the loss (`ops.yolo.build_targets`); with `anchors.report` the
+fraction of training objects that keep a (cell, anchor) of their own is logged at start.
+
+Eval: COCO AP / AP50 / AP75 (= pycocotools, `metrics.coco`) and VOC AP50 on the held-out
+canvases, detections from `ops.yolo.postprocess` with `config.predict.eval_score_threshold`
+(low, as mAP needs the whole precision-recall curve). Pictures: detections.png (16 test
+canvases at the course's `config.predict.score_threshold`) and pr_curves.png (per class).
+Keys: experiments/_yolo.py.
+"""
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import logging
+
+from cnn_jax.data import canvases
+from cnn_jax.losses.yolo import YoloLossConfig, yolo_loss
+from cnn_jax.metrics.detection_eval import DetectionAccumulator
+from cnn_jax.models.yolo import YOLO
+from cnn_jax.ops import anchor_kmeans, yolo
+from cnn_jax.tasks import _supervised
+
+
+def canvas_config(config) -> canvases.CanvasConfig:
+  """config.data.canvas as a CanvasConfig (tuples for the sequence fields)."""
+  c = config.data.canvas.to_dict()
+  return canvases.CanvasConfig(**{k: tuple(v) if isinstance(v, (list, tuple)) else v
+                                  for k, v in c.items()})
+
+
+def check_boxes(boxes: np.ndarray, valid: np.ndarray, size: tuple[int, int], what: str) -> None:
+  """Refuses boxes with x2 <= x1 / y2 <= y1 or outside the (H, W) image, naming the first."""
+  h, w = size
+  b = boxes[valid]
+  bad = ((b[:, 2] <= b[:, 0]) | (b[:, 3] <= b[:, 1]) | (b[:, 0] < 0) | (b[:, 1] < 0)
+         | (b[:, 2] > w) | (b[:, 3] > h))
+  if bad.any():
+    raise ValueError(f'{what}: box {b[np.argmax(bad)].tolist()} is empty or outside the '
+                     f'{h}x{w} image; boxes must be xyxy pixels with x1 < x2 <= W, y1 < y2 <= H '
+                     '(clip them when reading the dataset).')
+
+
+class Yolo(_supervised.Task):
+  """See the module docstring."""
+  progress = ('loss', 'object', 'no_object', 'coord', 'class')
+
+  def __init__(self, config):
+    super().__init__(config)
+    self.canvas = canvas_config(config)
+    self.size = self.canvas.size
+    self.loss_cfg = YoloLossConfig(**config.loss.to_dict())
+    self.anchors = None
+    self.anchor_report = {}
+
+  def load_data(self):
+    d = self.config.data
+    dataset = canvases.load(self.canvas, d.num_train, d.num_test, seed=d.canvas_seed)
+    train = dataset.train.arrays
+    check_boxes(train['boxes'], train['valid'], self.size, 'training canvases')
+    self.anchors = self._anchors(train['boxes'], train['valid'])
+    return dataset
+
+  def _anchors(self, boxes: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    a = self.config.anchors
+    wh = (boxes[..., 2:] - boxes[..., :2])[valid]
+    key = jax.random.key(self.config.seed)
+    if a.boxes:
+      anchors = np.asarray(a.boxes, np.float32)
+      if anchors.ndim != 2 or anchors.shape[1] != 2 or (anchors <= 0).any():
+        raise ValueError(f'config.anchors.boxes must be ((w, h), ...) positive pixel sizes; got '
+                         f'{a.boxes!r}.')
+    else:
+      fit = jax.jit(anchor_kmeans.kmeans_anchors, static_argnums=(1, 3))
+      anchors = np.asarray(fit(wh, a.k, key, a.iterations).anchors)
+    report = {'anchors': anchors.round(2).tolist(),
+              'mean_best_iou': float(anchor_kmeans.mean_best_iou(wh, anchors)),
+              'best_possible_recall': float(anchor_kmeans.best_possible_recall(wh, anchors))}
+    if a.report and a.curve:
+      report['curve'] = anchor_kmeans.anchor_curve(wh, a.curve, key, a.iterations)
+    self.anchor_report = report
+    logging.info('Anchors %s: mean best IoU %.3f, best possible recall %.3f%s.',
+                 report['anchors'], report['mean_best_iou'], report['best_possible_recall'],
+                 f'; k -> mean IoU {report["curve"]}' if 'curve' in report else '')
+    return anchors
+
+  def build_model(self, dataset):
+    m = self.config.model
+    model = YOLO(num_classes=dataset.num_classes, num_anchors=len(self.anchors),
+                 backbone=m.backbone, feature=m.feature, widths=tuple(m.widths),
+                 head_width=m.head_width, conv_impl=m.conv_impl)
+    self.stride = model.stride()
+    h, w = self.size
+    if h % self.stride or w % self.stride:
+      raise ValueError(f'The canvas {h}x{w} is not a multiple of the grid stride {self.stride}; '
+                       'change config.data.canvas.size or the backbone.')
+    self.grid = (h // self.stride, w // self.stride)
+    if self.config.anchors.report:
+      train = dataset.train.arrays
+      rate = yolo.assignment_rate(jnp.asarray(train['boxes'][:2000]),
+                                  jnp.asarray(train['valid'][:2000]), self.anchors, self.grid,
+                                  self.stride)
+      self.anchor_report['assignment_rate'] = float(rate)
+      logging.info('Grid %s, stride %d: %.4f of the training objects get a (cell, anchor) of '
+                   'their own (assignment rate).', self.grid, self.stride, float(rate))
+    return model
+
+  def prepare(self, examples):
+    image = examples['image'].astype(np.float32) / 255
+    if self.config.data.channels == 3 and image.shape[-1] == 1:
+      image = np.repeat(image, 3, -1)
+    return {'image': np.ascontiguousarray(image), 'boxes': examples['boxes'],
+            'labels': np.maximum(examples['labels'], 0).astype(np.int32),
+            'boxes_valid': examples['valid']}
+
+  augment_targets = {'boxes': 'boxes', 'boxes_valid': 'boxes_valid'}
+
+  def objective(self, outputs, batch):
+    loss, terms = yolo_loss(outputs, batch['boxes'], batch['labels'], batch['boxes_valid'],
+                            jnp.asarray(self.anchors), self.stride, self.size, self.loss_cfg)
+    return loss, terms
+
+  def detect(self, outputs, score_threshold: float) -> yolo.Detections:
+    p = self.config.predict
+    post = lambda raw: yolo.postprocess(
+        raw, jnp.asarray(self.anchors), self.stride, self.size, score_threshold,
+        p.iou_threshold, p.max_detections, p.pre_nms_top_k or None)
+    return jax.vmap(post)(outputs)
+
+  def evaluators(self, run):
+    if run.chief:
+      with open(run.path('anchors.json'), 'w') as f:
+        json.dump({**self.anchor_report, 'stride': self.stride, 'grid': list(self.grid)}, f,
+                  indent=1)
+    predict = lambda outputs, batch: self.detect(
+        outputs, self.config.predict.eval_score_threshold)._asdict()
+    num_classes = run.dataset.num_classes
+    evaluate = run.accumulate(predict, lambda: DetectionAccumulator(num_classes),
+                              batch_keys=('boxes', 'labels', 'boxes_valid', 'mask'))
+    return {'test': evaluate}
+
+  def pictures(self, run, state, evaluation):
+    from cnn_jax.viz.boxes import plot_detections, plot_pr_curves
+    test = run.dataset.test
+    batch = self.prepare(test.get(np.arange(min(16, len(test)))))
+    raw = run.predict(state, batch)
+    det = jax.device_get(self.detect(jnp.asarray(raw), self.config.predict.score_threshold))
+    names = run.dataset.class_names
+    out = {'detections': plot_detections(
+        batch['image'], det._asdict(), {'boxes': batch['boxes'], 'labels': batch['labels'],
+                                         'valid': batch['boxes_valid']},
+        names, run.path('detections.png'))}
+    if evaluation is not None and 'pr_precision' in evaluation:
+      out['pr_curves'] = plot_pr_curves(evaluation['pr_recall'], evaluation['pr_precision'],
+                                        names, run.path('pr_curves.png'))
+    return out
+
+
+def run(config, workdir: str):
+  """Trains and evaluates YOLO on canvases (module docstring); resumes in `workdir`."""
+  return _supervised.run(Yolo(config), workdir)
