@@ -17,6 +17,9 @@ generation, compiles, evaluations and pictures included). On the 2,000 held-out 
 localization accuracy 97.95% (≥ 95% goal; 95.5%+ from step 1,000 on), p_c accuracy 100%,
 class accuracy 96.2% and mean IoU 0.827 on the 1,032 canvases with a digit, of which
 96.0% are localized (present, class right, IoU ≥ 0.5).
+The course's all-L2 teaching form (--config.loss.form=teaching, same everything else,
+same load): 8 min 43 s wall, localization accuracy 97.40%, class accuracy 95.1%, mean IoU
+0.842.
 `:smoke` is a few-step variant that the tests run.
 """
 import os

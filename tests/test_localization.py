@@ -138,6 +138,8 @@ def test_head_shapes_and_errors():
   out = net.apply(variables, x)
   assert out['y'].shape == (2, 8) and out['landmarks'].shape == (2, 10)
   assert loc.decode_landmarks(out['landmarks']).shape == (2, 5, 2)
+  with pytest.raises(ValueError, match=r'images \[N, H, W, C\]; got shape \(16, 16, 1\)'):
+    net.apply(variables, x[0])
   with pytest.raises(ValueError, match='localize=True or num_landmarks'):
     LocalizationNet(localize=False).init(jax.random.key(0), x)
   with pytest.raises(ValueError, match='config.loss.form'):

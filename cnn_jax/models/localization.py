@@ -77,6 +77,8 @@ class LocalizationNet(nn.Module):
       self.landmark_head = nn.Dense(2 * self.num_landmarks)
 
   def __call__(self, x: jax.Array, train: bool = False) -> dict:
+    if x.ndim != 4:
+      raise ValueError(f'LocalizationNet takes images [N, H, W, C]; got shape {x.shape}.')
     h = self.features(x, train=train)
     h = h.reshape(h.shape[0], -1)
     if self.fc is not None:
