@@ -132,3 +132,13 @@ def test_sliding_window_task_smoke(tmp_path):
   canvas = report['canvases'][0]
   assert canvas['grid'] == list(sw.grid_size(40, 48, 28, 4)) and canvas['max_abs_gap'] < 1e-5
   assert (tmp_path / 'heatmap.png').stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_bench_sliding_window_smoke():
+  from conftest import load_config
+  from cnn_jax.tasks import benchmark
+  report = benchmark.run(load_config('bench_sliding_window'))
+  rows = {(r.name, r.impl): r for r in report.results}
+  assert rows['canvas 56x56: 8x8 windows', 'naive'].info['items'] == 64
+  assert rows['canvas 56x56: 8x8 windows', 'conv'].speedup is not None
