@@ -1,0 +1,179 @@
+"""Faster R-CNN (Ren et al. 2015) with static shapes, jitted from image to detections or losses.
+
+    model = models.create('faster_rcnn', num_classes=11)        # 10 digits + background
+    variables = model.init(key, x)                              # x: [N, H, W, 3], H, W % 32 == 0
+    det = model.apply(variables, x)                             # dict of [N, 100, ...] arrays
+    losses = model.apply(variables, x, targets=(boxes, labels, valid), key=k, train=True)
+
+The course's pipeline, one feature level (C4-style, as torchvision with a plain backbone):
+
+    backbone -> feature map F (stride s)
+    RPN head: 3x3 conv + ReLU, then 1x1 convs -> A objectness logits and 4A deltas per cell
+    proposals = ops.rpn.proposals(...)          (decode, clip, top-k, NMS 0.7, top-N)
+    RoIAlign(F, proposals; 7x7, sampling ratio 2, aligned False)   torchvision's MultiScaleRoIAlign
+    TwoMLPHead: flatten -> fc6 -> ReLU -> fc7 -> ReLU (representation_size)
+    predictor: class logits [C] and class-specific deltas [4C]
+    ops.roi_heads.postprocess_detections (score 0.05, per-class NMS 0.5, 100 detections)
+
+Training (`targets` given) returns torchvision's four losses (losses.faster_rcnn): RPN
+objectness + box on 256 sampled anchors per image, box-head classification + box on 512
+sampled RoIs per image; proposals carry no gradient (torchvision detaches them too).
+
+Inputs are float32 NHWC images whose height and width are multiples of `size_divisible` (32,
+the padding torchvision's GeneralizedRCNNTransform applies; images that are already multiples
+are not padded, so the two agree). Normalisation and resizing are the caller's (the data
+pipeline's). Outputs are padded: `valid` marks the real rows. Backbone: `backbone=None` is a
+small from-scratch stack of 3x3 stride-2 convs (`SmallBackbone`), or any zoo name, used
+headless (`models.create(name, num_classes=None)`), taking `backbone_stage`'s activation.
+"""
+import math
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from cnn_jax.losses.faster_rcnn import fastrcnn_loss, rpn_loss
+from cnn_jax.ops import anchors as anchor_ops
+from cnn_jax.ops import roi_heads, rpn
+from cnn_jax.ops.roi import roi_align
+
+_conv_init = nn.initializers.normal(0.01)  # torchvision's RPN head init: N(0, 0.01), bias 0
+
+
+class SmallBackbone(nn.Module):
+  """3x3 stride-2 conv + ReLU per entry of `channels`: `[N, H, W, 3] -> [N, H/2^L, W/2^L, c_L]`."""
+  channels: Sequence[int] = (32, 64, 64, 128)
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    for i, c in enumerate(self.channels):
+      # Explicit (1, 1) padding: torch's padding=1; flax 'SAME' pads (0, 1) at stride 2.
+      x = nn.relu(nn.Conv(c, (3, 3), strides=2, padding=((1, 1), (1, 1)), name=f'conv{i}')(x))
+    return x
+
+
+class RPNHead(nn.Module):
+  """3x3 conv + ReLU, then objectness `[N, H W A]` and deltas `[N, H W A, 4]` ((row, col, anchor) order)."""
+  num_anchors: int
+
+  @nn.compact
+  def __call__(self, feature: jax.Array) -> tuple[jax.Array, jax.Array]:
+    n, h, w, c = feature.shape
+    t = nn.relu(nn.Conv(c, (3, 3), padding=((1, 1), (1, 1)), kernel_init=_conv_init,
+                        name='conv')(feature))
+    obj = nn.Conv(self.num_anchors, (1, 1), kernel_init=_conv_init, name='cls_logits')(t)
+    deltas = nn.Conv(4 * self.num_anchors, (1, 1), kernel_init=_conv_init, name='bbox_pred')(t)
+    return obj.reshape(n, h * w * self.num_anchors), deltas.reshape(n, h * w * self.num_anchors, 4)
+
+
+class FasterRCNN(nn.Module):
+  """Faster R-CNN; `num_classes` counts the background (class 0). Fields are torchvision's defaults."""
+  num_classes: int = 11
+  backbone: str | None = None
+  backbone_stage: str = 'stage3'
+  backbone_channels: Sequence[int] = (32, 64, 64, 128)
+  anchor_sizes: Sequence[float] = (32.0, 64.0, 128.0)
+  aspect_ratios: Sequence[float] = (0.5, 1.0, 2.0)
+  size_divisible: int = 32
+  rpn_pre_nms_top_n_train: int = 2000
+  rpn_post_nms_top_n_train: int = 2000
+  rpn_pre_nms_top_n_test: int = 1000
+  rpn_post_nms_top_n_test: int = 1000
+  rpn_nms_thresh: float = 0.7
+  rpn_fg_iou_thresh: float = 0.7
+  rpn_bg_iou_thresh: float = 0.3
+  rpn_batch_size_per_image: int = 256
+  rpn_positive_fraction: float = 0.5
+  box_fg_iou_thresh: float = 0.5
+  box_bg_iou_thresh: float = 0.5
+  box_batch_size_per_image: int = 512
+  box_positive_fraction: float = 0.25
+  box_score_thresh: float = 0.05
+  box_nms_thresh: float = 0.5
+  box_detections_per_img: int = 100
+  representation_size: int = 1024
+  roi_output_size: int = 7
+  sampling_ratio: int = 2
+  aligned: bool = False
+
+  def _check(self, images):
+    if images.ndim != 4:
+      raise ValueError(f'images must be [N, H, W, C], got shape {images.shape}')
+    h, w = images.shape[1:3]
+    d = self.size_divisible
+    if h < d or w < d or h % d or w % d:
+      raise ValueError(f'image size {h}x{w}: height and width must be multiples of '
+                       f'size_divisible={d} (at least {d}); pad the images (bottom/right).')
+
+  def _features(self, images, train):
+    if self.backbone is None:
+      return SmallBackbone(self.backbone_channels, name='backbone')(images, train)
+    from cnn_jax import models  # models/__init__ imports the registry, which names this file
+    net = models.create(self.backbone, num_classes=None).clone(parent=self, name='backbone')
+    _, stages = net(images, train=train, return_stages=True)
+    if self.backbone_stage not in stages:
+      raise ValueError(f'backbone_stage {self.backbone_stage!r} not in {sorted(stages)}')
+    return stages[self.backbone_stage]
+
+  def _box_head(self, feature, rois, image_shape):
+    """Class logits `[N, K, C]` and deltas `[N, K, 4C]` of rois `[N, K, 4]`."""
+    n, k = rois.shape[:2]
+    # torchvision's MultiScaleRoIAlign scale: the power of 2 nearest feature / image size.
+    scale = 2.0 ** round(math.log2(feature.shape[1] / image_shape[0]))
+    crops = roi_align(feature, rois.reshape(n * k, 4), jnp.repeat(jnp.arange(n), k),
+                      self.roi_output_size, scale, self.sampling_ratio, self.aligned)
+    # Flattened in NHWC order (h, w, c); torchvision's is (c, h, w): the converter permutes fc6.
+    x = crops.reshape(n * k, -1)
+    x = nn.relu(nn.Dense(self.representation_size, name='fc6')(x))
+    x = nn.relu(nn.Dense(self.representation_size, name='fc7')(x))
+    logits = nn.Dense(self.num_classes, name='cls_score')(x)
+    deltas = nn.Dense(4 * self.num_classes, name='bbox_pred')(x)
+    return logits.reshape(n, k, -1), deltas.reshape(n, k, -1)
+
+  @nn.compact
+  def __call__(self, images: jax.Array, train: bool = False, targets=None,
+               key: jax.Array | None = None):
+    """Detections dict (boxes `[N, D, 4]`, scores, labels, valid, proposals `[N, P, 4]`,
+    proposal_scores, proposal_valid), or with `targets = (boxes [N, G, 4], labels [N, G],
+    valid [N, G])` and `key` the losses dict (rpn_objectness, rpn_box, classifier, box_reg)."""
+    self._check(images)
+    size = tuple(images.shape[1:3])
+    feature = self._features(images, train)
+    a = len(self.anchor_sizes) * len(self.aspect_ratios)
+    objectness, deltas = RPNHead(a, name='rpn_head')(feature)
+    grid = tuple(feature.shape[1:3])
+    anchors = anchor_ops.multilevel_anchors(size, [grid], [self.anchor_sizes],
+                                            [self.aspect_ratios])
+    training = targets is not None
+    pre = self.rpn_pre_nms_top_n_train if training else self.rpn_pre_nms_top_n_test
+    post = self.rpn_post_nms_top_n_train if training else self.rpn_post_nms_top_n_test
+    props = jax.vmap(lambda o, d: rpn.proposals(
+        jax.lax.stop_gradient(o), jax.lax.stop_gradient(d), anchors, [anchors.shape[0]], size,
+        pre, post, self.rpn_nms_thresh))(objectness, deltas)
+    if not training:
+      logits, regression = self._box_head(feature, props.boxes, size)
+      det = jax.vmap(lambda l, r, p, v: roi_heads.postprocess_detections(
+          l, r, p, v, size, self.box_score_thresh, self.box_nms_thresh,
+          self.box_detections_per_img))(logits, regression, props.boxes, props.valid)
+      return dict(boxes=det.boxes, scores=det.scores, labels=det.labels, valid=det.valid,
+                  proposals=props.boxes, proposal_scores=props.scores,
+                  proposal_valid=props.valid)
+    if key is None:
+      raise ValueError('training (targets given) needs key= for the anchor and RoI samplers')
+    gt_boxes, gt_labels, gt_valid = targets
+    n = images.shape[0]
+    keys = jax.random.split(key, (n, 2))
+    labels, sampled, rpn_t = jax.vmap(lambda k, b, v: rpn.rpn_targets(
+        k, anchors, b, v, self.rpn_batch_size_per_image, self.rpn_positive_fraction,
+        self.rpn_fg_iou_thresh, self.rpn_bg_iou_thresh))(keys[:, 0], gt_boxes, gt_valid)
+    loss_obj, loss_rpn_box = rpn_loss(objectness, deltas, labels, sampled, rpn_t)
+    samples = jax.vmap(lambda k, p, pv, b, l, v: roi_heads.sample_proposals(
+        k, p, pv, b, l, v, self.box_batch_size_per_image, self.box_positive_fraction,
+        self.box_fg_iou_thresh, self.box_bg_iou_thresh))(
+            keys[:, 1], props.boxes, props.valid, gt_boxes, gt_labels.astype(jnp.int32), gt_valid)
+    logits, regression = self._box_head(feature, samples.rois, size)
+    loss_cls, loss_box = fastrcnn_loss(logits, regression, samples.labels, samples.targets,
+                                       samples.valid)
+    return dict(rpn_objectness=loss_obj, rpn_box=loss_rpn_box, classifier=loss_cls,
+                box_reg=loss_box)
