@@ -160,3 +160,19 @@ def test_vgg19_layer_tables_and_bad_weight_file(tmp_path):
     st.make_optimizer(type('O', (), {'name': 'sgd'})(), 'clip')
   with pytest.raises(ValueError, match='sigmoid'):
     st.make_optimizer(type('O', (), {'name': 'lbfgs', 'memory_size': 5})(), 'clip')
+
+
+def test_style_experiments_list_exactly_the_base_keys():
+  import runpy
+  import flax
+  repo = pathlib.Path(__file__).parents[1] / 'experiments'
+  keys = lambda c: set(flax.traverse_util.flatten_dict(c.to_dict(), sep='.'))
+  base = keys(runpy.run_path(str(repo / '_style.py'))['base']())
+  for name, variants in (('style_transfer_starry_night', (None, 'lbfgs', 'blend', 'multiscale',
+                                                          'luminance', 'smoke')),
+                         ('style_transfer_adain', (None, 'scream', 'blend', 'smoke'))):
+    get_config = runpy.run_path(str(repo / f'{name}.py'))['get_config']
+    for v in variants:
+      assert keys(get_config(v)) == base, (name, v)
+    with pytest.raises(ValueError, match='Unknown config argument'):
+      get_config('nope')
