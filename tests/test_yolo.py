@@ -220,3 +220,26 @@ def test_bad_inputs_are_refused_with_the_key_to_change(tmp_path):
     yolo_task.run(config, str(tmp_path / 'b'))
   with pytest.raises(ValueError, match='outside'):
     yolo_task.check_boxes(np.array([[[5., 5., 3., 9.]]]), np.array([[True]]), (16, 16), 'test')
+
+
+def test_pretrained_mobilenet_backbone_loads_under_backbone(tmp_path):
+  """init_from='imagenet' puts the real MobileNetV2 weights (headless) under 'backbone'."""
+  from cnn_jax import weights
+  from cnn_jax.tasks import _supervised
+  from cnn_jax.tasks import yolo as yolo_task
+  config = load_config('yolo_canvas_mobilenet')
+  task = yolo_task.Yolo(config)
+  task.anchors = np.array([[10., 10.], [20., 20.]], np.float32)
+  from cnn_jax.models.yolo import YOLO
+  model = YOLO(num_classes=10, num_anchors=2, backbone='mobilenet_v2', head_width=8)
+  assert model.stride() == 16
+  variables = _supervised.init_variables(config, model, (32, 32, 3), jax.random.key(0),
+                                         lambda s: task.pretrained_variables(model, s))
+  ref = weights.load('mobilenet_v2', 'imagenet', include_head=False)
+  np.testing.assert_array_equal(
+      np.asarray(variables['params']['backbone']['features']['0']['0']['kernel']),
+      np.asarray(ref['params']['features']['0']['0']['kernel']))
+  np.testing.assert_array_equal(
+      np.asarray(variables['batch_stats']['backbone']['features']['18']['1']['mean']),
+      np.asarray(ref['batch_stats']['features']['18']['1']['mean']))
+  assert variables['params']['predict']['kernel'].shape[-1] == 2 * 15

@@ -60,8 +60,8 @@ class YOLO(nn.Module):
     """Input pixels per grid cell."""
     if not self.backbone:
       return 2 ** len(self.widths)
-    net = models.create(self.backbone, num_classes=None)
-    strides = net.stage_strides()
+    # parent=None: a free-standing copy, not a child of this (possibly unbound) module.
+    strides = models.create(self.backbone, num_classes=None, parent=None).stage_strides()
     if self.feature not in strides:
       raise ValueError(f'Backbone {self.backbone!r} has no stage {self.feature!r}; choose one '
                        f'of {sorted(strides)} (config.model.feature).')
@@ -70,7 +70,9 @@ class YOLO(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     if self.backbone:
-      net = models.create(self.backbone, num_classes=None, name='backbone')
+      # models.create's first argument is called `name`: make the module, then name it.
+      net = models.create(self.backbone, num_classes=None, parent=None).clone(
+          parent=self, name='backbone')
       _, stages = net(x, train=train, return_stages=True)
       if self.feature not in stages:
         raise ValueError(f'Backbone {self.backbone!r} has no stage {self.feature!r}; choose '

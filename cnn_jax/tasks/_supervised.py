@@ -12,7 +12,8 @@ to it; the runner owns the rest (docs/design.md, "Task contract"):
     def run(config, workdir): return _supervised.run(MyTask(config), workdir)
 
 Optional hooks (defaults in `Task`): `load_data` (the dataset registry; None = no data),
-`build_model` (the model registry), `sampler` (structured train batches, e.g. P x K),
+`build_model` (the model registry), `pretrained_variables` (what config.init_from loads;
+a detector nests its backbone's ImageNet weights), `sampler` (structured train batches, e.g. P x K),
 `inputs` (the model input of a batch), `train_kwargs` (extra `model.apply` kwargs in
 training), `augment_targets` + `augment_kwargs` (batch entries moved with the images),
 `constants` (replicated inputs, not split over the batch), `init_inputs` (what `init` traces).
@@ -59,11 +60,21 @@ def build_model(config, num_classes: int | None) -> nn.Module:
   return models.create(config.model.name, **kwargs)
 
 
-def init_variables(config, model, inputs, key) -> dict:
+def pretrained_variables(config, model, source: str) -> dict:
+  """Variables of `source` ('imagenet' or a weight file) for the registry model
+  config.model.name (`Task.pretrained_variables`' default)."""
+  from cnn_jax import weights  # the file's head is left out (a new head or a backbone)
+  num_classes = getattr(model, 'num_classes', None)
+  return weights.load(config.model.name, source, num_classes=num_classes,
+                      include_head=num_classes is not None)
+
+
+def init_variables(config, model, inputs, key, load=None) -> dict:
   """Fresh variables for `inputs` (an input of batch 1, or its shape without the batch
   axis), overwritten by config.init_from when set: 'imagenet' or a weight file
-  (cnn_jax.weights.load) or another run's workdir (its newest checkpoint). Paths matching
-  config.transfer.reinit (e.g. the head, for a new number of classes) stay fresh."""
+  (`load(source)`, default `pretrained_variables`) or another run's workdir (its newest
+  checkpoint). Paths matching config.transfer.reinit (e.g. the head, for a new number of
+  classes) stay fresh."""
   if isinstance(inputs, tuple) and all(isinstance(d, int) for d in inputs):
     inputs = jnp.zeros((1, *inputs))
   variables = jax.jit(functools.partial(model.init, train=False))(key, inputs)
@@ -72,11 +83,10 @@ def init_variables(config, model, inputs, key) -> dict:
     return variables
   if os.path.isdir(source):
     pretrained = pretrained_lib.workdir_variables(source)
+  elif load is not None:
+    pretrained = load(source)
   else:
-    from cnn_jax import weights  # the file's head is left out (a new head or a backbone)
-    num_classes = getattr(model, 'num_classes', None)
-    pretrained = weights.load(config.model.name, source, num_classes=num_classes,
-                              include_head=num_classes is not None)
+    pretrained = pretrained_variables(config, model, source)
   merged, loaded, fresh = pretrained_lib.merge_pretrained(
       jax.device_get(variables), pretrained, tuple(config.transfer.reinit))
   logging.info('init_from %s: loaded %d arrays; fresh: %s', source, len(loaded), fresh)
@@ -157,6 +167,12 @@ class Task:
   def augment_kwargs(self) -> dict:
     """Keyword arguments of `ops.augment.make_batch_augment` (e.g. flip_pairs, mask_fill)."""
     return {}
+
+  def pretrained_variables(self, model: nn.Module, source: str) -> dict:
+    """config.init_from = 'imagenet' or a weight file -> variables laid out like the model's
+    (a subtree is enough: the rest stays fresh). Default: the registry model's weights
+    (`weights.load`); a detector nests its backbone's under the backbone's module name."""
+    return pretrained_variables(self.config, model, source)
 
   def train_kwargs(self, model: nn.Module) -> dict:
     """Extra keyword arguments of `model.apply` in training (e.g. return_aux=True)."""
@@ -296,7 +312,8 @@ def run(task: Task, workdir: str) -> loop.FitResult:
   example = task.init_inputs(r)
   if isinstance(example, jax.Array) and example.ndim == 4:
     models.check_input_shape(model, example.shape[1:])
-  variables = dict(init_variables(config, model, example, init_key))
+  variables = dict(init_variables(config, model, example, init_key,
+                                  functools.partial(task.pretrained_variables, model)))
   params = variables.pop('params')
   tx, schedule = optim.make_optimizer(config.optimizer, config.schedule, config.train.steps)
   state = sharding.replicate(TrainState.create(params, variables, tx, state_key), mesh)

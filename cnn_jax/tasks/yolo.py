@@ -114,6 +114,16 @@ class Yolo(_supervised.Task):
                    'their own (assignment rate).', self.grid, self.stride, float(rate))
     return model
 
+  def pretrained_variables(self, model, source):
+    """config.init_from = 'imagenet' (or a weight file of the backbone): the zoo backbone's
+    variables, headless, under the 'backbone' module; the head stays fresh."""
+    if not self.config.model.backbone:
+      raise ValueError('config.init_from needs a zoo backbone (config.model.backbone, e.g. '
+                       "'mobilenet_v2'); the small Darknet backbone has no pretrained weights.")
+    from cnn_jax import weights
+    loaded = weights.load(self.config.model.backbone, source, include_head=False)
+    return {collection: {'backbone': tree} for collection, tree in loaded.items()}
+
   def prepare(self, examples):
     image = examples['image'].astype(np.float32) / 255
     if self.config.data.channels == 3 and image.shape[-1] == 1:
