@@ -30,7 +30,7 @@ def base() -> ml_collections.ConfigDict:
       # pasted side = round(28 * scale), overlap policy, clutter, digit source
       canvas=ml_collections.ConfigDict(dict(
           size=(32, 32), objects=(0, 1), max_boxes=0, scale=(0.6, 1.0), max_iou=0.0,
-          fragments=0, noise=0.0, texture=0.0, channels=1, source='mnist')),
+          fragments=0, noise=0.0, texture=0.0, channels=1, source='mnist', source_dir='')),
       num_train=20000,       # canvases generated from the 4,000 train digits
       num_test=2000,         # from the 1,000 test digits (disjoint)
       canvas_seed=0,

@@ -155,3 +155,24 @@ def test_points_outside_the_image_are_named():
   with pytest.raises(ValueError, match=r'keypoints\[0, 1\] = \[10.0, 70.0\] lies outside'):
     canvases.check_points_inside(pts, (64, 64))
   canvases.check_points_inside(pts, (64, 64), valid=np.array([[True, False]]))
+
+
+def test_fashion_mnist_source_from_an_idx_folder(tmp_path):
+  """source='fashion_mnist' reads the IDX layout of Debian's package (here a folder of real
+  MNIST digits written in that layout): labels follow the pasted items, splits stay apart."""
+  from test_data import write_idx
+  ds = sources.load('mnist')
+  for prefix, split, n in (('train', ds.train, 40), ('t10k', ds.test, 20)):
+    items = split.get(np.arange(n))
+    write_idx(tmp_path / f'{prefix}-images-idx3-ubyte.gz', items['image'][..., 0])
+    write_idx(tmp_path / f'{prefix}-labels-idx1-ubyte.gz', items['label'])
+  cfg = canvases.CanvasConfig(size=(48, 48), objects=(1, 2), source='fashion_mnist',
+                              source_dir=str(tmp_path))
+  got = canvases.load(cfg, num_train=10, num_test=10)
+  assert got.class_names == sources.FASHION_CLASSES and got.name == 'canvases:fashion_mnist'
+  for split, n in ((got.train, 40), (got.test, 20)):
+    d = split.get(np.arange(10))
+    assert d['source'][d['valid']].max() < n
+    np.testing.assert_array_equal(
+        d['labels'][d['valid']],
+        (ds.train if n == 40 else ds.test).get(d['source'][d['valid']])['label'])

