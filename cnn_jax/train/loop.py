@@ -16,7 +16,13 @@
   every `eval_every` steps and at the end; its scalars are logged as `eval/<name>`, the whole
   dict (arrays too, e.g. a confusion matrix for pictures) is `FitResult.eval`.
 - Checkpoints every `checkpoint_every` steps, at the end, and when SIGTERM arrives (then
-  the loop stops and `result.interrupted` is True).
+  the loop stops and `result.interrupted` is True). With several processes a SIGTERM may
+  reach only one of them (one preempted host): every `preemption_check_every` steps the
+  processes combine their flags with one small all-gather, so they all stop after the same
+  step and write the same checkpoint (a save is collective: a lone process would hang).
+- Before the first step the workdir is checked to be writable (`workdir.check_writable`),
+  and the newest *intact* checkpoint is restored (`Checkpointer.restore_latest`: a damaged
+  one is reported and moved aside, not deleted).
 """
 import dataclasses
 import itertools
@@ -29,6 +35,7 @@ import numpy as np
 
 from cnn_jax.train.checkpoint import Checkpointer
 from cnn_jax.train.state import TrainState
+from cnn_jax.train.workdir import check_writable
 from cnn_jax.train.writers import NullWriter, Progress
 
 
@@ -61,6 +68,12 @@ class _SigtermFlag:
       signal.signal(signal.SIGTERM, self._previous)
 
 
+def _any_process(flag: bool) -> bool:
+  """True if `flag` is True on any process: one all-gather of an int over all processes."""
+  from jax.experimental import multihost_utils
+  return bool(np.any(multihost_utils.process_allgather(np.int32(flag))))
+
+
 def _check_finite(step: int, metrics: dict, checkpointer: Checkpointer) -> None:
   for name, value in metrics.items():
     if not np.all(np.isfinite(value)):
@@ -78,15 +91,18 @@ def fit(state: TrainState, train_step: Callable, train_batches: Callable[[int], 
         progress_metrics: Sequence[str] = ('loss',), log_every: int = 50, eval_every: int = 0,
         checkpoint_every: int = 0, keep_checkpoints: int = 2,
         evaluate: Callable[[TrainState], dict] | None = None, writer: Any = None,
-        show_progress: bool = True) -> FitResult:
+        show_progress: bool = True, preemption_check_every: int = 1) -> FitResult:
   """Trains `state` to `steps` (see the module docstring); `writer` is a MetricWriter on
   process 0 and None elsewhere. `unit`/`items_per_step`: what one step processes (e.g.
-  'img' and the global batch size; 'step' and 1 for a run without data)."""
+  'img' and the global batch size; 'step' and 1 for a run without data).
+  `preemption_check_every`: steps between the processes' SIGTERM agreements (several
+  processes only; one process reacts at the next step)."""
   writer = writer or NullWriter()
+  check_writable(workdir)
   checkpointer = Checkpointer(workdir, keep_checkpoints)
-  resumed_from = checkpointer.latest_step()
-  if resumed_from is not None:
-    state = checkpointer.restore(state)
+  restored, resumed_from = checkpointer.restore_latest(state)
+  if restored is not None:
+    state = restored
     writer.truncate_after(resumed_from)
   start = int(jax.device_get(state.step))
   if start >= steps:
@@ -98,6 +114,7 @@ def fit(state: TrainState, train_step: Callable, train_batches: Callable[[int], 
   rate_key = f'train/{unit}_per_sec'
   sums: dict[str, float] = {}
   count, t_log, last_eval, interrupted = 0, None, None, False
+  several = jax.process_count() > 1
 
   def absorb(step: int, metrics) -> None:
     """Host side of step `step` (1-based count of updates): check, accumulate, log."""
@@ -127,7 +144,12 @@ def fit(state: TrainState, train_step: Callable, train_batches: Callable[[int], 
           absorb(*pending)
         pending = (step + 1, metrics)
         done = step + 1
-        boundary = (done == steps or sigterm.received
+        if several:  # all processes stop at the same step, or none does
+          stop = (done % preemption_check_every == 0 and done != steps
+                  and _any_process(sigterm.received))
+        else:
+          stop = sigterm.received
+        boundary = (done == steps or stop
                     or (eval_every and done % eval_every == 0)
                     or (checkpoint_every and done % checkpoint_every == 0))
         if not boundary:
@@ -139,9 +161,9 @@ def fit(state: TrainState, train_step: Callable, train_batches: Callable[[int], 
           last_eval = evaluate(state)
           writer.write_scalars(done, {f'eval/{k}': v for k, v in last_eval.items()
                                       if np.ndim(v) == 0})
-        if done == steps or sigterm.received or (checkpoint_every and done % checkpoint_every == 0):
+        if done == steps or stop or (checkpoint_every and done % checkpoint_every == 0):
           checkpointer.save(state)
-        if sigterm.received:
+        if stop:
           interrupted = True
           break
         if t_log is not None:  # eval and checkpoint time is not training throughput

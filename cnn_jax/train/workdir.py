@@ -13,6 +13,26 @@ class WorkdirConfigError(ValueError):
   """The workdir holds a run of a different configuration."""
 
 
+class WorkdirNotWritableError(ValueError):
+  """The workdir (or a file in it) cannot be written: found before training starts."""
+
+
+def check_writable(workdir: str) -> None:
+  """Creates `workdir` and `workdir/checkpoints` if needed and writes and removes a probe file
+  in each, so that a read-only or full location fails now, not at the first checkpoint."""
+  for directory in (workdir, os.path.join(workdir, 'checkpoints')):
+    probe = os.path.join(directory, f'.write_probe_{os.getpid()}')
+    try:
+      os.makedirs(directory, exist_ok=True)
+      with open(probe, 'w') as f:
+        f.write('ok')
+      os.remove(probe)
+    except OSError as e:
+      raise WorkdirNotWritableError(
+          f'Cannot write to workdir {directory!r} ({e.strerror or e}). Choose a writable '
+          '--workdir (checkpoints, metrics and pictures go there) or fix its permissions.') from None
+
+
 def config_diff(old: dict, new: dict) -> list[str]:
   """Lines 'key: old -> new' for every flattened key that differs."""
   a, b = traverse_util.flatten_dict(old, sep='.'), traverse_util.flatten_dict(new, sep='.')

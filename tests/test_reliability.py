@@ -1,0 +1,113 @@
+"""Damaged checkpoints and unwritable workdirs, with `fit` on a tiny hand-written step.
+
+The step is plain Python (no model, no compile), so each case costs milliseconds: params
+p_k = p_{k-1} * 0.5 + k, which makes every step's parameters distinct and checkable by hand.
+"""
+import logging as std_logging
+import os
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from cnn_jax.train.checkpoint import MANIFEST, Checkpointer, damage
+from cnn_jax.train.loop import fit
+from cnn_jax.train.state import TrainState
+from cnn_jax.train.workdir import WorkdirNotWritableError, check_writable
+
+
+def _state():
+  return TrainState.create({'w': jnp.zeros(64, jnp.float32)}, {}, optax.identity(),
+                           __import__('jax').random.key(0))
+
+
+def _step(state, batch):
+  k = state.step + 1
+  return state.replace(step=k, params={'w': state.params['w'] * 0.5 + k}), {'loss': jnp.float32(k)}
+
+
+def _expected_w(step):
+  w = 0.0
+  for k in range(1, step + 1):
+    w = w * 0.5 + k
+  return w
+
+
+def _train(workdir, steps):
+  return fit(_state(), _step, None, workdir=str(workdir), steps=steps, checkpoint_every=2,
+             keep_checkpoints=3, show_progress=False)
+
+
+def _largest_file(step_dir):
+  files = [os.path.join(r, n) for r, _, ns in os.walk(step_dir) for n in ns if n != MANIFEST]
+  return max(files, key=os.path.getsize)
+
+
+def _truncate(step_dir):
+  path = _largest_file(step_dir)
+  with open(path, 'r+b') as f:
+    f.truncate(os.path.getsize(path) // 2)
+  return 'bytes, '
+
+
+def _delete(step_dir):
+  os.remove(_largest_file(step_dir))
+  return 'is missing'
+
+
+def _garbage(step_dir):
+  path = _largest_file(step_dir)
+  size = os.path.getsize(path)
+  with open(path, 'wb') as f:
+    f.write(np.random.default_rng(0).bytes(size))  # same size: only the digest can tell
+  return 'SHA-256 mismatch'
+
+
+@pytest.mark.parametrize('spoil', [_truncate, _delete, _garbage])
+def test_damaged_newest_checkpoint_resumes_from_the_previous_one(tmp_path, spoil, caplog):
+  first = _train(tmp_path, 6)  # checkpoints at steps 2, 4, 6
+  assert float(first.state.params['w'][0]) == _expected_w(6)
+  ckpt = Checkpointer(str(tmp_path))
+  assert ckpt.latest_step() == 6 and damage(ckpt.step_dir(6)) is None
+  why = spoil(ckpt.step_dir(6))
+  assert why in damage(ckpt.step_dir(6))
+  ckpt.close()
+
+  with caplog.at_level(std_logging.WARNING):
+    second = _train(tmp_path, 8)
+  assert second.resumed_from == 4  # the newest intact checkpoint
+  assert float(second.state.params['w'][0]) == _expected_w(8)
+  message = ' '.join(r.getMessage() for r in caplog.records)
+  assert 'step 6' in message and 'damaged' in message and why in message
+  # the evidence is kept, under a name Orbax does not take for a step
+  assert os.path.isdir(tmp_path / 'checkpoints' / '6.corrupt-1')
+  assert Checkpointer(str(tmp_path)).latest_step() == 8
+
+
+def test_every_checkpoint_damaged_starts_afresh_and_keeps_them_all(tmp_path, caplog):
+  _train(tmp_path, 2)
+  _delete(os.path.join(tmp_path, 'checkpoints', '2'))
+  with caplog.at_level(std_logging.WARNING):
+    again = _train(tmp_path, 2)
+  assert again.resumed_from is None and float(again.state.params['w'][0]) == _expected_w(2)
+  assert 'training starts from step 0' in caplog.text
+  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['2', '2.corrupt-1']
+
+
+def test_unwritable_workdir_fails_before_training(tmp_path):
+  blocker = tmp_path / 'a_file'
+  blocker.write_text('not a directory')
+  calls = []
+  step = lambda s, b: (calls.append(1), _step(s, b))[1]
+  with pytest.raises(WorkdirNotWritableError, match=r'Cannot write to workdir.*--workdir'):
+    fit(_state(), step, None, workdir=str(blocker / 'run'), steps=2, show_progress=False)
+  assert not calls
+  if os.geteuid() != 0:  # root writes through mode bits: only a non-root user can test 0o555
+    ro = tmp_path / 'ro'
+    ro.mkdir()
+    ro.chmod(0o555)
+    with pytest.raises(WorkdirNotWritableError, match='Permission denied'):
+      check_writable(str(ro))
+  with pytest.raises(WorkdirNotWritableError, match='Cannot write'):
+    check_writable('/proc/cnn_jax_run')  # a read-only place, even for root
