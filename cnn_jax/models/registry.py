@@ -26,4 +26,5 @@ MODELS: dict[str, tuple[str, str, dict]] = {
     'yolo': ('cnn_jax.models.yolo', 'YOLO', {}),
     'vgg16_encoder_decoder': ('cnn_jax.models.encoder_decoder', 'VGGEncoderDecoder', {}),
     'unet_mobilenet_v2': ('cnn_jax.models.encoder_decoder', 'MobileNetUNet', {}),
+    'faster_rcnn': ('cnn_jax.models.faster_rcnn', 'FasterRCNN', {}),
 }
