@@ -128,6 +128,7 @@ def test_grad_cam_equals_pytorch_grad_cam_and_sanity_check():
   assert abs(spearman(np.asarray(sal), np.asarray(sal_random))) < 0.3
 
 
+@pytest.mark.slow  # compiles a (thin) VGG-19
 def test_top_patches_are_the_receptive_fields_of_the_best_units():
   from cnn_jax.tasks.what_convnets_learn import top_patches
   model = models.create('vgg19', num_classes=None, hidden=None, width_multiplier=0.0625)
