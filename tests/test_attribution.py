@@ -76,6 +76,16 @@ def test_streaming_top_k_equals_global_top_k():
     order = np.argsort(-flat)[:5]
     np.testing.assert_allclose(top.values[c], flat[order])
     np.testing.assert_array_equal(top.where[c], np.stack(np.unravel_index(order, (7, 3, 4)), -1))
+  # One position per image: the k images with the best maxima, each at its argmax.
+  top = rf.TopK.init(4, 2, one_per_image=True)
+  for s in range(0, 7, 3):
+    top = top.update(jnp.asarray(acts[s:s + 3]), jnp.arange(s, min(s + 3, 7)))
+  for c in range(2):
+    best = acts[..., c].reshape(7, -1).max(1)
+    images = np.argsort(-best)[:4]
+    np.testing.assert_allclose(top.values[c], best[images])
+    for (n, i, j), m in zip(top.where[c], images):
+      assert n == m and acts[n, i, j, c] == best[m]
 
 
 def test_receptive_field_equals_gradient_support():

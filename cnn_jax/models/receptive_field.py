@@ -67,28 +67,42 @@ def vgg_layers(depth: int, layer: str) -> list[tuple[int, int, int]]:
 @dataclasses.dataclass
 class TopK:
   """Streaming top-k per channel over a dataset: values `[C, k]` and where they were
-  (image id, row, col) `[C, k, 3]`, updated batch by batch (`update`, jit-friendly)."""
+  (image id, row, col) `[C, k, 3]`, updated batch by batch (`update`, jit-friendly).
+  `one_per_image`: each image contributes at most its best position per channel (Zeiler &
+  Fergus' grids show k different images, not k neighbouring positions of one)."""
   values: jax.Array
   where: jax.Array
+  one_per_image: bool = False
 
   @classmethod
-  def init(cls, k: int, channels: int) -> 'TopK':
-    return cls(jnp.full((channels, k), -jnp.inf), jnp.full((channels, k, 3), -1, jnp.int32))
+  def init(cls, k: int, channels: int, one_per_image: bool = False) -> 'TopK':
+    return cls(jnp.full((channels, k), -jnp.inf), jnp.full((channels, k, 3), -1, jnp.int32),
+               one_per_image)
 
   def update(self, acts: jax.Array, image_ids: jax.Array) -> 'TopK':
     """Merges a batch of activations `[N, h, w, C]` of images `image_ids` `[N]`."""
     n, h, w, c = acts.shape
     k = self.values.shape[1]
-    flat = jnp.transpose(acts, (3, 0, 1, 2)).reshape(c, n * h * w)
-    vals, idx = jax.lax.top_k(flat, min(k, n * h * w))
-    where = jnp.stack([image_ids[idx // (h * w)], (idx // w) % h, idx % w], -1).astype(jnp.int32)
+    if self.one_per_image:
+      per = jnp.transpose(acts, (3, 0, 1, 2)).reshape(c, n, h * w)
+      pos = jnp.argmax(per, -1)                                   # [C, N]
+      vals = jnp.take_along_axis(per, pos[..., None], -1)[..., 0]
+      where = jnp.stack([jnp.broadcast_to(image_ids, (c, n)), pos // w, pos % w], -1)
+      vals, pick = jax.lax.top_k(vals, min(k, n))
+      where = jnp.take_along_axis(where, pick[..., None], 1).astype(jnp.int32)
+    else:
+      flat = jnp.transpose(acts, (3, 0, 1, 2)).reshape(c, n * h * w)
+      vals, idx = jax.lax.top_k(flat, min(k, n * h * w))
+      where = jnp.stack([image_ids[idx // (h * w)], (idx // w) % h, idx % w], -1)
+      where = where.astype(jnp.int32)
     all_vals = jnp.concatenate([self.values, vals], 1)
     all_where = jnp.concatenate([self.where, where], 1)
     best, pick = jax.lax.top_k(all_vals, k)
-    return TopK(best, jnp.take_along_axis(all_where, pick[..., None], 1))
+    return TopK(best, jnp.take_along_axis(all_where, pick[..., None], 1), self.one_per_image)
 
 
-jax.tree_util.register_dataclass(TopK, data_fields=['values', 'where'], meta_fields=[])
+jax.tree_util.register_dataclass(TopK, data_fields=['values', 'where'],
+                                 meta_fields=['one_per_image'])
 
 
 def crop_patch(image: np.ndarray, box: tuple[int, int, int, int], fill: float = 0.5) -> np.ndarray:

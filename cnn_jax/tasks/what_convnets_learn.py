@@ -50,8 +50,9 @@ def load_photos(names, size: int) -> tuple[np.ndarray, list[str]]:
 
 def top_patches(model, variables, to_input, photos, layers, per_layer: int, k: int,
                 batch: int = 4) -> dict:
-  """{layer: (channels [U], values [U, k], patches [U, k, s, s, 3])} for the `per_layer`
-  channels of each layer with the largest dataset maximum."""
+  """{layer: (channels [U], values [U, k], patches [U, k, s, s, 3], RF)} for the
+  `per_layer` channels of each layer with the largest dataset maximum; k different photos
+  per unit (the best position in each)."""
   apply = jax.jit(lambda v, x: model.apply(v, to_input(x), return_stages=True)[1])
   tops = {}
   for start in range(0, len(photos), batch):
@@ -60,7 +61,7 @@ def top_patches(model, variables, to_input, photos, layers, per_layer: int, k: i
     ids = jnp.arange(start, start + x.shape[0])
     for layer in layers:
       if layer not in tops:
-        tops[layer] = rf.TopK.init(k, stages[layer].shape[-1])
+        tops[layer] = rf.TopK.init(k, stages[layer].shape[-1], one_per_image=True)
       tops[layer] = tops[layer].update(stages[layer], ids)
   out = {}
   for layer in layers:
