@@ -64,9 +64,9 @@ def base() -> ml_collections.ConfigDict:
 
 def smoke(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The tests' few-step variant: tiny crops, batches and model."""
-  c.data.update(crop=32, num_train=16, num_test=4, batch_size=4, eval_batch_size=1,
+  c.data.update(crop=32, num_train=16, num_test=4, batch_size=4, eval_batch_size=4,
                 augment='flip_lr|elastic(alpha=8.0, sigma=3.0)')
-  c.data.canvas.size = (32, 32)
+  c.data.canvas.update(size=(32, 32), scale=(0.5, 1.0))
   c.model.widths = (4, 8)
   c.schedule.warmup_steps = 1
   c.train.update(steps=3, log_every=1, eval_every=3, checkpoint_every=3)

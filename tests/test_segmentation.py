@@ -218,7 +218,7 @@ def test_canvas_pixels_take_their_digit_class():
   from cnn_jax.tasks import segmentation
   config = load_config('unet_canvas')
   task = segmentation.Segmentation(config)
-  cfg = canvases.CanvasConfig(size=(32, 32), objects=(1, 2), max_boxes=2)
+  cfg = canvases.CanvasConfig(size=(32, 32), objects=(1, 2), max_boxes=2, scale=(0.5, 1.0))
   examples = canvases.generate(cfg, 'test', num=6, seed=3)
   batch = task.prepare(examples)
   labels = batch['target'][..., 0].astype(int)

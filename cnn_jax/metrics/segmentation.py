@@ -180,7 +180,7 @@ def instance_report(foreground: np.ndarray, instances: np.ndarray, cover: float 
              `merged_objects` counts the true objects inside them
     split    true objects with 2 or more components each covering >= `piece` of it
     missed   true objects no component covers >= `cover` of
-    spurious components with less than `cover` of their area on any true object
+    spurious components with less than `cover` of their area on true objects
   """
   from skimage import measure  # host-side connected components
   comps = measure.label(np.asarray(foreground, bool), connectivity=2)
@@ -204,4 +204,4 @@ def instance_report(foreground: np.ndarray, instances: np.ndarray, cover: float 
               merged=int(merged.sum()), merged_objects=int((frac_t[:, merged] >= cover).sum()),
               split=int(((frac_t >= piece).sum(1) >= 2).sum()),
               missed=int((frac_t.max(1, initial=0) < cover).sum()),
-              spurious=int((frac_p.max(0, initial=0) < cover).sum()))
+              spurious=int((frac_p.sum(0) < cover).sum()))
