@@ -11,7 +11,10 @@ connected components).
 Data: 512 crops of 96x96 from three quadrants of the 512x512 tile (125 nuclei), flips and
 elastic warps on device (masks and border weights moved with the image); test: the held-out
 bottom-right 256x256 quadrant (29 nuclei). Loss: Dice + border-weighted CE (w0 10, sigma 5).
-Time and result on the 2-core CPU: (see the report / docs; measured per run)
+Time and result on the shared 2-core CPU (load ~15 from other sessions): 15 min 25 s wall
+(12 min 16 s for the 400 steps); held-out quadrant: foreground Dice 0.9365 (0.923 at step
+200), mIoU 0.926, pixel accuracy 0.977; 27 of 29 nuclei matched at IoU >= 0.5, 1 merge
+(2 nuclei), 0 splits, 0 missed, 4 spurious components.
 `:smoke` is a few-step variant that the tests run.
 """
 import os
