@@ -206,6 +206,29 @@ def test_yolo_smoke_run_writes_anchors_metrics_and_pictures(tmp_path):
   records = [json.loads(l) for l in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
   assert any('train/no_object' in r for r in records) and any('eval/AP50' in r for r in records)
   assert (tmp_path / 'detections.png').exists() and (tmp_path / 'pr_curves.png').exists()
+  # yolo_predict on that run: a user's image file (a canvas saved as PNG, twice the size).
+  from PIL import Image
+  from cnn_jax.tasks import yolo_predict
+  from cnn_jax.train.workdir import check_and_record_config
+  check_and_record_config(str(tmp_path), config.to_dict())   # what launch.py records
+  canvas = np.kron(np.eye(48, dtype=np.uint8) * 255, np.ones((2, 2), np.uint8))
+  Image.fromarray(canvas).save(tmp_path / 'mine.png')
+  predict = load_config('yolo_predict')
+  predict.run, predict.images, predict.score_threshold = str(tmp_path), (str(tmp_path / 'mine.png'),), 0.0
+  out_dir = tmp_path / 'predict'
+  out_dir.mkdir()
+  out = yolo_predict.run(predict, str(out_dir))
+  dets = json.loads((out_dir / 'detections.json').read_text())
+  assert len(dets) == out['count'] > 0 and (out_dir / 'predictions.png').exists()
+  for d in dets:   # boxes in the original 96x96 image's pixels
+    x, y, w, h = d['bbox']
+    assert 0 <= x <= x + w <= 96 and 0 <= y <= y + h <= 96 and d['file_name'].endswith('mine.png')
+  # A workdir of another task is refused, naming what it holds.
+  (tmp_path / 'other').mkdir()
+  (tmp_path / 'other' / 'config.json').write_text(json.dumps({'task': 'segmentation'}))
+  predict.run = str(tmp_path / 'other')
+  with pytest.raises(ValueError, match="'segmentation' run, not a yolo run"):
+    yolo_predict.run(predict, str(out_dir))
 
 
 def test_bad_inputs_are_refused_with_the_key_to_change(tmp_path):

@@ -149,8 +149,9 @@ class Yolo(_supervised.Task):
   def evaluators(self, run):
     if run.chief:
       with open(run.path('anchors.json'), 'w') as f:
-        json.dump({**self.anchor_report, 'stride': self.stride, 'grid': list(self.grid)}, f,
-                  indent=1)
+        json.dump({**self.anchor_report, 'stride': self.stride, 'grid': list(self.grid),
+                   'image_size': list(self.size), 'num_classes': run.dataset.num_classes,
+                   'class_names': list(run.dataset.class_names)}, f, indent=1)
     predict = lambda outputs, batch: self.detect(
         outputs, self.config.predict.eval_score_threshold)._asdict()
     num_classes = run.dataset.num_classes
