@@ -131,3 +131,19 @@ def test_bad_image_size():
     _tiny().init(jax.random.key(0), jnp.zeros((1, 48, 64, 3)))
   with pytest.raises(ValueError, match='multiples of size_divisible=32'):
     _tiny().init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))
+
+
+def test_task_smoke_run_writes_metrics_and_pictures(tmp_path):
+  import json
+  from conftest import load_config
+  from cnn_jax.tasks import faster_rcnn as task
+  config = load_config('faster_rcnn_canvas')
+  result = task.run(config, str(tmp_path))
+  assert int(result.state.step) == config.train.steps
+  for key in ('AP', 'AP50', 'AP75', 'voc_AP50'):
+    assert 0.0 <= result.eval[key] <= 1.0
+  records = [json.loads(l) for l in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
+  assert any('train/rpn_objectness' in r for r in records)
+  assert any('eval/AP50' in r for r in records)
+  for png in ('proposals.png', 'detections.png'):
+    assert (tmp_path / png).exists()

@@ -136,7 +136,17 @@ class FasterRCNN(nn.Module):
                key: jax.Array | None = None):
     """Detections dict (boxes `[N, D, 4]`, scores, labels, valid, proposals `[N, P, 4]`,
     proposal_scores, proposal_valid), or with `targets = (boxes [N, G, 4], labels [N, G],
-    valid [N, G])` and `key` the losses dict (rpn_objectness, rpn_box, classifier, box_reg)."""
+    valid [N, G])` and `key` the losses dict (rpn_objectness, rpn_box, classifier, box_reg).
+
+    For the supervised runner, `images` may be a batch dict {'image', 'boxes', 'labels',
+    'boxes_valid'}: with train=True it is the training path (targets from the dict, key from
+    the 'dropout' rng stream the runner passes), with train=False the detection path."""
+    if isinstance(images, dict):
+      if train and targets is None:
+        targets = (images['boxes'], images['labels'], images['boxes_valid'])
+        if key is None:
+          key = self.make_rng('dropout')
+      images = images['image']
     self._check(images)
     size = tuple(images.shape[1:3])
     feature = self._features(images, train)
