@@ -9,7 +9,7 @@ import numpy as np
 from cnn_jax.data.transforms import prepare_images
 from cnn_jax.losses.classification import cross_entropy
 from cnn_jax.metrics.classification import confusion_terms, correct, topk_correct
-from cnn_jax.tasks import _supervised
+from cnn_jax.tasks import _supervised, _test_time
 from cnn_jax.viz.classification import plot_confusion, plot_predictions
 
 
@@ -48,7 +48,8 @@ class Classification(_supervised.Task):
         values['top5_accuracy'] = topk_correct(logits, batch['label'], 5)
       return values
 
-    return {'test': run.masked_means(metric_fn)}
+    # config.eval.multicrop / config.eval.ensemble add test-time evaluators (tasks/_test_time.py)
+    return {'test': run.masked_means(metric_fn), **_test_time.evaluators(run)}
 
   def pictures(self, run, state, evaluation):
     """confusion.png and predictions.png (32 test images spread over the split)."""
