@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cnn_jax.losses.faster_rcnn import faster_rcnn_losses
 from cnn_jax.models.faster_rcnn import FasterRCNN
 from cnn_jax.ops import roi_heads, rpn
 from cnn_jax.weights.faster_rcnn import from_torchvision
@@ -112,7 +113,8 @@ def test_training_losses_with_and_without_ground_truth():
   gt_valid = jnp.array([[True, True], [False, False]])   # image 1: no ground truth at all
 
   def total(v, valid):
-    losses = model.apply(v, x, targets=(boxes, labels, valid), key=jax.random.key(2))
+    out = model.apply(v, x, targets=(boxes, labels, valid), key=jax.random.key(2))
+    losses = faster_rcnn_losses(out)
     return sum(losses.values()), losses
 
   step = jax.jit(jax.value_and_grad(total, has_aux=True))

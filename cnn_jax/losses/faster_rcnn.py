@@ -49,3 +49,13 @@ def fastrcnn_loss(class_logits: jax.Array, box_regression: jax.Array, labels: ja
   pos = valid & (labels > 0)
   box = jnp.sum(jnp.where(pos[..., None], smooth_l1_loss(chosen, targets, 1.0 / 9), 0)) / count
   return cls, box
+
+
+def faster_rcnn_losses(outputs: dict) -> dict:
+  """torchvision's four losses {rpn_objectness, rpn_box, classifier, box_reg} from the
+  training outputs of `models.faster_rcnn.FasterRCNN` (its docstring lists the keys)."""
+  obj, rpn_box = rpn_loss(outputs['rpn_objectness'], outputs['rpn_deltas'],
+                          outputs['rpn_labels'], outputs['rpn_sampled'], outputs['rpn_targets'])
+  cls, box = fastrcnn_loss(outputs['class_logits'], outputs['box_regression'],
+                           outputs['roi_labels'], outputs['roi_targets'], outputs['roi_valid'])
+  return dict(rpn_objectness=obj, rpn_box=rpn_box, classifier=cls, box_reg=box)

@@ -1,9 +1,10 @@
-"""Faster R-CNN (Ren et al. 2015) with static shapes, jitted from image to detections or losses.
+"""Faster R-CNN (Ren et al. 2015) with static shapes, jitted from image to detections or training outputs.
 
     model = models.create('faster_rcnn', num_classes=11)        # 10 digits + background
     variables = model.init(key, x)                              # x: [N, H, W, 3], H, W % 32 == 0
     det = model.apply(variables, x)                             # dict of [N, 100, ...] arrays
-    losses = model.apply(variables, x, targets=(boxes, labels, valid), key=k, train=True)
+    out = model.apply(variables, x, targets=(boxes, labels, valid), key=k, train=True)
+    losses = losses.faster_rcnn.faster_rcnn_losses(out)       # the four losses
 
 The course's pipeline, one feature level (C4-style, as torchvision with a plain backbone):
 
@@ -15,9 +16,10 @@ The course's pipeline, one feature level (C4-style, as torchvision with a plain 
     predictor: class logits [C] and class-specific deltas [4C]
     ops.roi_heads.postprocess_detections (score 0.05, per-class NMS 0.5, 100 detections)
 
-Training (`targets` given) returns torchvision's four losses (losses.faster_rcnn): RPN
-objectness + box on 256 sampled anchors per image, box-head classification + box on 512
-sampled RoIs per image; proposals carry no gradient (torchvision detaches them too).
+Training (`targets` given) returns what torchvision's four losses need
+(`losses.faster_rcnn.faster_rcnn_losses`): RPN outputs with the labels, mask and targets of
+256 sampled anchors per image, box-head outputs on 512 sampled RoIs per image with their
+labels and targets; proposals carry no gradient (torchvision detaches them too).
 
 Inputs are float32 NHWC images whose height and width are multiples of `size_divisible` (32,
 the padding torchvision's GeneralizedRCNNTransform applies; images that are already multiples
@@ -33,7 +35,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnn_jax.losses.faster_rcnn import fastrcnn_loss, rpn_loss
 from cnn_jax.ops import anchors as anchor_ops
 from cnn_jax.ops import roi_heads, rpn
 from cnn_jax.ops.roi import roi_align
@@ -136,7 +137,9 @@ class FasterRCNN(nn.Module):
                key: jax.Array | None = None):
     """Detections dict (boxes `[N, D, 4]`, scores, labels, valid, proposals `[N, P, 4]`,
     proposal_scores, proposal_valid), or with `targets = (boxes [N, G, 4], labels [N, G],
-    valid [N, G])` and `key` the losses dict (rpn_objectness, rpn_box, classifier, box_reg).
+    valid [N, G])` and `key` the training outputs (rpn_objectness `[N, M]`, rpn_deltas,
+    rpn_labels, rpn_sampled, rpn_targets, class_logits `[N, R, C]`, box_regression,
+    roi_labels, roi_targets, roi_valid) for `losses.faster_rcnn.faster_rcnn_losses`.
 
     For the supervised runner, `images` may be a batch dict {'image', 'boxes', 'labels',
     'boxes_valid'}: with train=True it is the training path (targets from the dict, key from
@@ -177,13 +180,12 @@ class FasterRCNN(nn.Module):
     labels, sampled, rpn_t = jax.vmap(lambda k, b, v: rpn.rpn_targets(
         k, anchors, b, v, self.rpn_batch_size_per_image, self.rpn_positive_fraction,
         self.rpn_fg_iou_thresh, self.rpn_bg_iou_thresh))(keys[:, 0], gt_boxes, gt_valid)
-    loss_obj, loss_rpn_box = rpn_loss(objectness, deltas, labels, sampled, rpn_t)
     samples = jax.vmap(lambda k, p, pv, b, l, v: roi_heads.sample_proposals(
         k, p, pv, b, l, v, self.box_batch_size_per_image, self.box_positive_fraction,
         self.box_fg_iou_thresh, self.box_bg_iou_thresh))(
             keys[:, 1], props.boxes, props.valid, gt_boxes, gt_labels.astype(jnp.int32), gt_valid)
     logits, regression = self._box_head(feature, samples.rois, size)
-    loss_cls, loss_box = fastrcnn_loss(logits, regression, samples.labels, samples.targets,
-                                       samples.valid)
-    return dict(rpn_objectness=loss_obj, rpn_box=loss_rpn_box, classifier=loss_cls,
-                box_reg=loss_box)
+    return dict(rpn_objectness=objectness, rpn_deltas=deltas, rpn_labels=labels,
+                rpn_sampled=sampled, rpn_targets=rpn_t, class_logits=logits,
+                box_regression=regression, roi_labels=samples.labels,
+                roi_targets=samples.targets, roi_valid=samples.valid)

@@ -3,8 +3,8 @@
 Data: as tasks/yolo.py (canvases with 1..K digits, boxes padded to `max_boxes` + validity
 mask). Model: models.faster_rcnn.FasterRCNN, class 0 = background, so digit d is class d + 1
 inside the model (`inputs`) and d again in the detections the evaluator sees. The model
-computes its own four losses in training (anchor and RoI sampling need the ground truth
-between its stages); `objective` sums them and logs each as train/<term>.
+samples anchors and RoIs itself in training (the sampling needs the ground truth between its
+stages); `objective` sums the four losses of losses.faster_rcnn and logs each as train/<term>.
 
 Eval: COCO AP / AP50 / AP75 (= pycocotools, `metrics.coco`) and VOC AP50 on the held-out
 canvases (metrics.detection_eval.DetectionAccumulator) from the model's detections (score >
@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnn_jax.losses.faster_rcnn import faster_rcnn_losses
 from cnn_jax.metrics.detection_eval import DetectionAccumulator
 from cnn_jax.models.faster_rcnn import FasterRCNN
 from cnn_jax.tasks import _supervised
@@ -71,7 +72,8 @@ class FasterRCNNTask(_supervised.Task):
             'boxes_valid': batch['boxes_valid']}
 
   def objective(self, outputs, batch):
-    return sum(outputs.values()), dict(outputs)
+    terms = faster_rcnn_losses(outputs)
+    return sum(terms.values()), terms
 
   @staticmethod
   def detections(outputs) -> dict:
