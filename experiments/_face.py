@@ -21,7 +21,9 @@ def base() -> ml_collections.ConfigDict:
       name='orl',            # the ORL / AT&T faces (data.orl), split by person
       train_identities=30,   # people 0..29 train, 30..39 test (0: all 40 in test)
       image_size=150,        # training: ORL 92x112 grey -> 150x150x3 (antialiased; the net needs >= 131)
-      preprocess='stretch',  # pretrained net: 'pad' (face-api's) | 'stretch' to 150x150
+      preprocess='stretch',  # pretrained net: 'pad' (face-api's) | 'stretch' to 150x150 |
+                             # 'mtcnn' (the face box MTCNN finds, squared, resampled)
+      crop_margin=0.0,       # 'mtcnn': box side grown by this fraction
       p=6, k=5,              # P identities x K photos per batch
       batch_size=30,         # = p * k
       eval_batch_size=100,

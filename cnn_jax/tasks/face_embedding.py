@@ -16,9 +16,10 @@ open-set one-shot accuracy at the mean chosen threshold. Pictures: roc.png, pair
 one_shot.png, embeddings.png.
 
 `init_from='face_api'` with train.steps=0 evaluates face-api's pretrained dlib network
-(`weights.face_api`) instead, on every test image resized by `models.face_recognition.
-preprocess` (data.preprocess 'pad' | 'stretch'); data.train_identities=0 puts all 40 people
-in the test split. The runner cannot load these weights (its init_from knows torchvision
+(`weights.face_api`) instead, on every test image: data.preprocess 'pad' | 'stretch' resize
+the whole photo (`models.face_recognition.preprocess`), 'mtcnn' crops the face MTCNN finds
+(`mtcnn_face_crops`, data.crop_margin); data.train_identities=0 puts all 40 people in the
+test split. The runner cannot load these weights (its init_from knows torchvision
 files and workdirs), so that path embeds and evaluates here without training.
 """
 import json
@@ -177,6 +178,42 @@ class FaceEmbedding(_supervised.Task):
                 run.workdir, self.config.seed)
 
 
+def mtcnn_face_crops(images: np.ndarray, size: int = 150, margin: float = 0.0,
+                     batch: int = 50) -> tuple[np.ndarray, np.ndarray]:
+  """Face crops by MTCNN (models.mtcnn_cascade): uint8 [N, H, W, 1|3] -> (float32
+  [N, size, size, 3] in [0, 1], found bool [N]).
+
+  The best-scoring face box of each image, squared to side max(w, h) * (1 + margin) about its
+  centre, is resampled bilinearly (edge pixels repeated outside the photo); an image with no
+  face detected is used whole (resized) and marked found=False. No landmark alignment."""
+  from cnn_jax.models import mtcnn
+  from cnn_jax.models.mtcnn_cascade import make_detector
+  from cnn_jax.weights.mtcnn import load_mtcnn
+  rgb = np.repeat(images, 3, -1) if images.shape[-1] == 1 else images
+  detect = make_detector(mtcnn.from_keras(load_mtcnn()), batched=True)
+  boxes, found = [], []
+  for i in range(0, len(rgb), batch):
+    faces = jax.device_get(detect(jnp.asarray(rgb[i:i + batch])))
+    boxes.append(faces.boxes[:, 0])
+    found.append(faces.valid[:, 0])
+  boxes, found = np.concatenate(boxes).astype(np.float64), np.concatenate(found)
+  h, w = rgb.shape[1:3]
+  out = np.empty((len(rgb), size, size, 3), np.float32)
+  for n, (img, (x1, y1, x2, y2), ok) in enumerate(zip(rgb.astype(np.float32) / 255, boxes, found)):
+    if not ok:
+      x1, y1, x2, y2 = 0.0, 0.0, float(w), float(h)
+    side = max(x2 - x1, y2 - y1) * (1 + margin if ok else 1)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    grid = (np.arange(size) + 0.5) * side / size - side / 2 - 0.5  # pixel centres
+    ys, xs = np.clip(cy + grid, 0, h - 1), np.clip(cx + grid, 0, w - 1)
+    y0, x0 = np.minimum(ys.astype(int), h - 2), np.minimum(xs.astype(int), w - 2)
+    fy, fx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
+    top = img[y0][:, x0] * (1 - fx) + img[y0][:, x0 + 1] * fx
+    bottom = img[y0 + 1][:, x0] * (1 - fx) + img[y0 + 1][:, x0 + 1] * fx
+    out[n] = top * (1 - fy) + bottom * fy
+  return out, found
+
+
 def evaluate_pretrained(config, workdir: str) -> dict:
   """face-api's network on the test split: metrics.json + the pictures (no training)."""
   from cnn_jax.models.face_recognition import preprocess
@@ -188,15 +225,19 @@ def evaluate_pretrained(config, workdir: str) -> dict:
   variables = jax.device_put(face_api.load_face_recognition())
   mode = config.data.preprocess
 
-  @jax.jit
-  def embed(x):
-    return model.apply(variables, preprocess(x.astype(jnp.float32) / 255.0, 150, mode))
-
+  found = None
+  if mode == 'mtcnn':
+    images = mtcnn_face_crops(test['image'], 150, config.data.crop_margin)
+    images, found = images
+  else:
+    images = np.asarray(preprocess(jnp.asarray(test['image'], jnp.float32) / 255.0, 150, mode))
+  embed = jax.jit(lambda x: model.apply(variables, x))
   bs = config.data.eval_batch_size
-  emb = np.concatenate([np.asarray(embed(test['image'][i:i + bs]))
-                        for i in range(0, len(test['label']), bs)])
+  emb = np.concatenate([np.asarray(embed(images[i:i + bs])) for i in range(0, len(images), bs)])
   labels = test['label']
   result = {'all': embedding_metrics(emb, labels, config.eval, config.seed)}
+  if found is not None:
+    result['all']['faces_found'] = float(found.sum())
   held = labels >= config.eval.heldout_from
   if held.any() and not held.all():
     result['heldout'] = embedding_metrics(emb[held], labels[held], config.eval, config.seed)
@@ -205,7 +246,6 @@ def evaluate_pretrained(config, workdir: str) -> dict:
   for name, values in result.items():
     logging.info('%s (%d people): %s', name, len(np.unique(labels[held] if name == 'heldout' else labels)),
                  ', '.join(f'{k} {v:.4f}' for k, v in values.items()))
-  images = np.asarray(preprocess(jnp.asarray(test['image'], jnp.float32) / 255.0, 150, mode))
   draw(images, emb, labels, config.eval, workdir, config.seed)
   return result
 
