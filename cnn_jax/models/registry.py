@@ -27,4 +27,7 @@ MODELS: dict[str, tuple[str, str, dict]] = {
     'vgg16_encoder_decoder': ('cnn_jax.models.encoder_decoder', 'VGGEncoderDecoder', {}),
     'unet_mobilenet_v2': ('cnn_jax.models.encoder_decoder', 'MobileNetUNet', {}),
     'faster_rcnn': ('cnn_jax.models.faster_rcnn', 'FasterRCNN', {}),
+    # 1-D and 3-D generalisations (course §1.10): [N, L, C] and [N, D, H, W, C] inputs.
+    'conv1d': ('cnn_jax.models.conv1d', 'Conv1DNet', {}),
+    'conv3d': ('cnn_jax.models.conv3d', 'Conv3DNet', {}),
 }
