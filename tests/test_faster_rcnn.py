@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnn_jax.losses.faster_rcnn import faster_rcnn_losses
+from cnn_jax.losses.faster_rcnn import fastrcnn_loss, faster_rcnn_losses
 from cnn_jax.models.faster_rcnn import FasterRCNN
 from cnn_jax.ops import roi_heads, rpn
 from cnn_jax.weights.faster_rcnn import from_torchvision
@@ -149,3 +149,14 @@ def test_task_smoke_run_writes_metrics_and_pictures(tmp_path):
   assert any('eval/AP50' in r for r in records)
   for png in ('proposals.png', 'detections.png'):
     assert (tmp_path / png).exists()
+
+
+def test_matcher_and_fastrcnn_loss_equal_torchvision():
+  f = np.load(FIXTURE)
+  iou = jnp.asarray(f['match_iou'])
+  np.testing.assert_array_equal(rpn.match(iou, 0.7, 0.3, True), f['match_rpn'])
+  np.testing.assert_array_equal(rpn.match(iou, 0.5, 0.5, False), f['match_box'])
+  cls, box = fastrcnn_loss(jnp.asarray(f['loss_logits']), jnp.asarray(f['loss_regression']),
+                           jnp.asarray(f['loss_labels']), jnp.asarray(f['loss_targets']),
+                           jnp.ones(f['loss_labels'].shape, bool))
+  np.testing.assert_allclose([cls, box], f['loss_values'], rtol=1e-5)
