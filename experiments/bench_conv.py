@@ -6,13 +6,15 @@ Command:
 Prints the matmul peak of the machine, then one line per (workload, pass, impl) and a table:
 compile time, median and p10-p90 per call, GFLOP/s, % of the matmul peak, speedup vs
 `lax.conv` ('xla'), and time ratio vs PyTorch when `benchmarks/torch_results/conv.json`
-exists (made by `/work/torchvenv/bin/python benchmarks/torch_reference.py conv`).
+exists (made by `torchref/bin/python benchmarks/torch_reference.py conv`, a throwaway venv).
 With --workdir it also writes benchmark.json.
 Tuples can be overridden: --config.shapes="('resnet18',)" --config.passes="('fwd+bwd',)".
 Time and result on the 2-core CPU (shared, load ~8, peak measured 62.7 GFLOP/s): 7 min 48 s.
 'fast' vs lax.conv, fwd+bwd: LeNet conv1 2.7x, ResNet-18 s3 1.14x, s4 1.36x, depthwise 2.5x,
 1x1 5.2x, 3-D 3.9x; ResNet s1/s2 and LeNet conv2 run lax.conv itself (identical HLO). vs
 PyTorch on ResNet-18 fwd+bwd: 0.67-0.97x. Full tables: docs/conv_bench.md.
+Those 'fast' figures are the previous plan's; the plan was re-derived per pass on the AVX2
+CPU (docs/conv_bench.md, 'Per-pass plan'; whole steps: benchmarks/side_by_side.py).
 `:smoke` is a tiny variant (two small shapes, xla vs fast, 3 runs) that the tests run.
 """
 import os

@@ -9,7 +9,7 @@ Prints the matmul peak, then per model workload (32x32x3 small-image variants at
 `batch`, ResNet-50 at 224x224x3 batch 8) and conv impl: compile time, median train-step time
 (img/s = batch / median), GFLOP/s (XLA's count), % of the matmul peak, speedup vs 'xla', and
 the time ratio vs PyTorch eager when benchmarks/torch_results/models.json exists (made by
-`/work/torchvenv/bin/python benchmarks/torch_zoo_train.py`, a throwaway venv). With --workdir
+`torchref/bin/python benchmarks/torch_zoo_train.py`, torchref a throwaway venv). With --workdir
 it writes benchmark.json, whose `info` holds each step's peak memory (XLA buffer assignment);
 `python benchmarks/zoo_table.py runs/bench_models/benchmark.json` prints the docs/zoo.md table.
 Time and result on the 2-core CPU: see docs/zoo.md. `:smoke` is the tests' tiny variant.

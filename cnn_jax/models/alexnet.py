@@ -42,21 +42,23 @@ class AlexNet(nn.Module):
   """AlexNet: `[N, H, W, C] -> [N, num_classes]` logits (H, W >= 63, or >= 15 if small_input).
 
   Attributes:
-    num_classes: output classes; None = headless (module doc). dropout: rate before FC 1 and FC 4 (train only).
+    num_classes: output classes; None = headless (module doc).
+    dropout: rate before FC 1 and FC 4 (train only).
     width_multiplier: scales every conv and hidden FC width (1.0 = torchvision).
     small_input: the 32x32 variant (see the module doc).
-    conv_impl: `nn.conv.Conv` formulation. dtype: compute dtype (logits are float32).
+    conv_impl: `nn.conv.Conv` formulation ('fast'). dtype: compute dtype (logits are float32).
   """
   num_classes: int | None = 1000
   dropout: float = 0.5
   width_multiplier: float = 1.0
   small_input: bool = False
-  conv_impl: str = 'xla'
+  conv_impl: str = 'fast'
   dtype: Any = jnp.float32
 
   def stage_strides(self) -> dict[str, int]:
     """{stage name: stride} of the `return_stages` dict (pre_logits excluded)."""
-    out = backbone.stage_strides(2 if self.small_input else 0, ('stage1', 'stage2', 'stage3', 'stage4'))
+    out = backbone.stage_strides(2 if self.small_input else 0,
+                                 ('stage1', 'stage2', 'stage3', 'stage4'))
     return {'conv1': out['stage1'], 'conv2': out['stage2'], 'conv3': out['stage3'],
             'conv4': out['stage3'], 'conv5': out['stage3'], **out}
 

@@ -38,7 +38,7 @@ class LeNet5(nn.Module):
     hidden: widths of FC3 and FC4, (120, 84) in the course.
     activation: 'relu', 'tanh' or 'sigmoid', after every conv and hidden FC.
     pooling: 'max' or 'avg' (LeNet-5's original subsampling is average pooling).
-    conv_impl: `nn.conv.Conv` formulation of CONV1 and CONV2.
+    conv_impl: `nn.conv.Conv` formulation of CONV1 and CONV2 ('xla': measured fastest here).
   """
   num_classes: int | None = 10
   filters: tuple[int, int] = (6, 16)

@@ -6,6 +6,7 @@ A named module shows up in `models.summarize` (the course's POOL rows) and in
 PyTorch semantics where the zoo needs them: `MaxPool(ceil_mode=True)` (GoogLeNet) and
 `AdaptiveAvgPool` (AlexNet, VGG, the Inception auxiliary heads).
 """
+import functools
 from typing import Sequence
 
 import flax.linen as nn
@@ -38,6 +39,44 @@ def ceil_mode_padding(size: int, window: int, stride: int, pad: tuple[int, int])
   return lo, max(hi, (n_out - 1) * stride + window - size - lo)
 
 
+def _blocks(x: jax.Array, window: Sequence[int]) -> jax.Array:
+  """`[N, H, W, C]` -> `[N, H/kh, W/kw, C, kh * kw]`: each non-overlapping window's cells,
+  in row-major window order."""
+  (n, h, w, c), (kh, kw) = x.shape, window
+  cells = x.reshape(n, h // kh, kh, w // kw, kw, c).transpose(0, 1, 3, 5, 2, 4)
+  return cells.reshape(n, h // kh, w // kw, c, kh * kw)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def block_max_pool(x: jax.Array, window: tuple[int, int]) -> jax.Array:
+  """Max pooling with stride = window and no padding on `[N, H, W, C]` (H, W multiples of
+  the window): y = max over each block, `[N, H/kh, W/kw, C]`.
+
+  The same values and gradients as `lax.reduce_window` max (`nn.max_pool`), bit for bit:
+  the gradient goes to the *first* maximum of each window in row-major order, as XLA's
+  select-and-scatter (and PyTorch) do, not split between ties (ReLU zeros and constant
+  image borders tie often). Both passes are reshapes plus elementwise work, where XLA:CPU's
+  select-and-scatter is a slow scalar loop (LeNet-5, VGG: every pool is 2x2/2).
+  """
+  return _blocks(x, window).max(axis=-1)
+
+
+def _block_max_pool_fwd(x, window):
+  cells = _blocks(x, window)
+  return cells.max(axis=-1), cells
+
+
+def _block_max_pool_bwd(window, cells, dy):
+  first = jnp.argmax(cells, axis=-1)[..., None]  # argmax returns the first maximum
+  dx = jnp.where(jnp.arange(cells.shape[-1]) == first, dy[..., None], jnp.zeros((), dy.dtype))
+  (n, ho, wo, c, _), (kh, kw) = dx.shape, window
+  return (dx.reshape(n, ho, wo, c, kh, kw).transpose(0, 1, 4, 2, 5, 3).reshape(
+      n, ho * kh, wo * kw, c),)
+
+
+block_max_pool.defvjp(_block_max_pool_fwd, _block_max_pool_bwd)
+
+
 class MaxPool(nn.Module):
   """Max pooling over the spatial dims of `[N, *spatial, C]`; padding cells are -inf.
 
@@ -57,6 +96,11 @@ class MaxPool(nn.Module):
       pads = _pairs(padding, len(window))
       padding = [ceil_mode_padding(n, f, s, p)
                  for n, f, s, p in zip(x.shape[1:-1], window, strides, pads)]
+    unpadded = (padding.upper() == 'VALID' if isinstance(padding, str)
+                else all(tuple(p) == (0, 0) for p in padding))
+    if (x.ndim == 4 and len(window) == 2 and window == strides and unpadded
+        and x.shape[1] % window[0] == 0 and x.shape[2] % window[1] == 0):
+      return block_max_pool(x, window)  # non-overlapping windows: no select-and-scatter
     return nn.max_pool(x, window, strides, padding)
 
 

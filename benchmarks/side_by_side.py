@@ -1,0 +1,181 @@
+r"""cnn_jax train steps and PyTorch eager, interleaved round by round in one run.
+
+    python benchmarks/side_by_side.py --torch-python <venv>/bin/python \
+        --workloads lenet5 resnet18 mobilenet_v2 --impls default xla taps fast
+
+<venv> is a throwaway venv with torch==2.14.1 torchvision==0.29.1 (PyTorch is never a cnn_jax
+dependency). The PyTorch steps run in a child process (`torch_step_server.py`, 2 threads)
+that idles while cnn_jax runs, and vice versa. Every round times `--steps` consecutive steps
+of each variant (PyTorch first, then each conv impl, the order rotated every round), so all
+variants see the same background load on a shared machine: compare the ratios, not the
+absolute times. Workloads are cnn_jax.benchmarks.models' (32x32x3 small-input variants,
+batch 32, SGD momentum) and LeNet-5 32x32x1 batch 256 with AdamW (train_lenet5's step).
+'default' is the model's own default conv_impl. Prints, per workload and variant: compile
+seconds, median step ms, img/s, and PyTorch median / this median (> 1: faster than PyTorch).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from cnn_jax import models
+from cnn_jax.benchmarks import models as zoo_bench
+from cnn_jax.tasks import _supervised
+from cnn_jax.train import optim
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ZOO = {prefix: (name, kwargs, size, batch, classes)
+       for prefix, name, kwargs, size, batch, classes in zoo_bench.WORKLOADS}
+
+
+def _lenet_step(impl: str, batch: int):
+  """LeNet-5's AdamW train step (as cnn_jax.benchmarks.train_lenet5) and its arguments."""
+  model = models.create('lenet5', **({} if impl == 'default' else dict(conv_impl=impl)))
+  opt = ml_collections.ConfigDict(dict(name='adamw', learning_rate=1e-3, weight_decay=0.1))
+  tx, _ = optim.make_optimizer(opt, ml_collections.ConfigDict(dict(name='constant')), 10**6)
+  loss_fn = _supervised.make_loss_fn(zoo_bench.CrossEntropyTask(), model)
+
+  def step(params, model_state, opt_state, batch, key):
+    (loss, (model_state, _)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        params, model_state, batch, key)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return jax.tree.map(lambda p, u: p + u, params, updates), model_state, opt_state, loss
+
+  x = jnp.asarray(np.random.default_rng(1).random((batch, 32, 32, 1), np.float32))
+  params = zoo_bench.host_variables(model, x[:1])['params']
+  data = {'image': x, 'label': jnp.arange(batch, dtype=jnp.int32) % 10}
+  return step, (params, {}, tx.init(params), data, jax.random.key(0, impl='rbg'))
+
+
+def _zoo_step(prefix: str, impl: str, batch: int):
+  name, kwargs, size, wl_batch, classes = ZOO[prefix]
+  if impl != 'default':
+    kwargs = {**kwargs, 'conv_impl': impl}
+  model = models.create(name, num_classes=classes, **kwargs)
+  step, tx = zoo_bench.make_train_step(model)
+  batch = wl_batch or batch
+  x = jnp.asarray(np.random.default_rng(1).random((batch, size, size, 3), np.float32))
+  variables = zoo_bench.host_variables(model, x[:1])
+  params = variables.pop('params')
+  data = {'image': x, 'label': jnp.arange(batch, dtype=jnp.int32) % classes}
+  return step, (params, variables, tx.init(params), data, jax.random.key(0, impl='rbg'))
+
+
+def _before_step(prefix: str, batch: int):
+  """The same step from cnn_jax as of another commit ('before'), imported as the package
+  `cnn_jax_before` (a copy of that commit's cnn_jax/ with its imports renamed; see --before)."""
+  import cnn_jax_before.benchmarks.models as old_bench
+  from cnn_jax_before import models as old_models
+  from cnn_jax_before.tasks.classification import make_loss_fn
+  from cnn_jax_before.train import optim as old_optim
+  if prefix != 'lenet5':
+    name, kwargs, size, wl_batch, classes = ZOO[prefix]
+    case = old_bench._case(prefix, name, kwargs, size, wl_batch or batch, classes, 'xla')
+    return case.fn, case.args()
+  model = old_models.create('lenet5')
+  opt = ml_collections.ConfigDict(dict(name='adamw', learning_rate=1e-3, weight_decay=0.1))
+  tx, _ = old_optim.make_optimizer(opt, ml_collections.ConfigDict(dict(name='constant')), 10**6)
+  loss_fn = make_loss_fn(model, label_smoothing=0.1)
+
+  def step(params, model_state, opt_state, batch, key):
+    (loss, (model_state, _)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        params, model_state, batch, key)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return jax.tree.map(lambda p, u: p + u, params, updates), model_state, opt_state, loss
+
+  x = jnp.asarray(np.random.default_rng(1).random((batch, 32, 32, 1), np.float32))
+  params = zoo_bench.host_variables(model, x[:1])['params']
+  data = {'image': x, 'label': jnp.arange(batch, dtype=jnp.int32) % 10}
+  return step, (params, {}, tx.init(params), data, jax.random.key(0, impl='rbg'))
+
+
+class Torch:
+  """The PyTorch step server (a child process in the torch venv)."""
+
+  def __init__(self, python: str):
+    self.proc = subprocess.Popen([python, os.path.join(HERE, 'torch_step_server.py')],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+  def times(self, workload: str, steps: int) -> list[float]:
+    self.proc.stdin.write(json.dumps({'workload': workload, 'steps': steps}) + '\n')
+    self.proc.stdin.flush()
+    reply = json.loads(self.proc.stdout.readline())
+    self.version = reply['torch']
+    return reply['times']
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument('--torch-python', default='')
+  parser.add_argument('--workloads', nargs='*', default=['lenet5', 'resnet18', 'mobilenet_v2'])
+  parser.add_argument('--impls', nargs='*', default=['default', 'xla', 'taps', 'fast'])
+  parser.add_argument('--batch', type=int, default=32)
+  parser.add_argument('--lenet-batch', type=int, default=256)
+  parser.add_argument('--rounds', type=int, default=5)
+  parser.add_argument('--steps', type=int, default=3)
+  parser.add_argument('--out', default='')
+  parser.add_argument('--before', default='', help="a folder holding `cnn_jax_before`, e.g. "
+                      "from: git archive 6d2da49 cnn_jax | tar -x -C DIR; mv DIR/cnn_jax "
+                      "DIR/cnn_jax_before; rename 'cnn_jax' to 'cnn_jax_before' in its imports")
+  args = parser.parse_args()
+  if args.before:
+    sys.path.insert(0, args.before)
+    args.impls = ['before', *args.impls]
+  torch = Torch(args.torch_python) if args.torch_python else None
+  print('load average', os.getloadavg(), 'jax', jax.__version__, flush=True)
+  report = []
+  for prefix in args.workloads:
+    lenet = prefix == 'lenet5'
+    batch = args.lenet_batch if lenet else (ZOO[prefix][3] or args.batch)
+    workload = (f'lenet5 32px b{batch} train' if lenet else
+                zoo_bench.workload_name(prefix, ZOO[prefix][2], batch))
+    runners, compile_s = {}, {}
+    for impl in args.impls:
+      if impl == 'before':
+        step, step_args = _before_step(prefix, batch)
+      else:
+        step, step_args = _lenet_step(impl, batch) if lenet else _zoo_step(prefix, impl, batch)
+      t = time.perf_counter()
+      compiled = jax.jit(step).lower(*step_args).compile()
+      compile_s[impl] = time.perf_counter() - t
+      jax.block_until_ready(compiled(*step_args))  # warm-up
+      runners[impl] = (compiled, step_args)
+    variants = (['torch'] if torch else []) + list(args.impls)
+    samples = {v: [] for v in variants}
+    for r in range(args.rounds):
+      order = variants[r % len(variants):] + variants[:r % len(variants)]
+      for v in order:
+        if v == 'torch':
+          samples[v] += torch.times(workload, args.steps)
+          continue
+        compiled, step_args = runners[v]
+        for _ in range(args.steps):
+          t = time.perf_counter()
+          jax.block_until_ready(compiled(*step_args))
+          samples[v].append(time.perf_counter() - t)
+    med = {v: statistics.median(s) for v, s in samples.items()}
+    for v in variants:
+      row = dict(workload=workload, variant=v, median_ms=med[v] * 1e3,
+                 img_per_s=batch / med[v], compile_s=compile_s.get(v),
+                 vs_torch=(med['torch'] / med[v]) if torch else None,
+                 samples_ms=[round(t * 1e3, 2) for t in samples[v]])
+      report.append(row)
+      print(f"{workload:28s} {v:8s} compile {row['compile_s'] or 0:6.1f} s  median "
+            f"{row['median_ms']:8.1f} ms  {row['img_per_s']:8.0f} img/s  vs torch "
+            f"{row['vs_torch'] or 0:5.2f}x", flush=True)
+  print('load average', os.getloadavg(), flush=True)
+  if args.out:
+    with open(args.out, 'w') as f:
+      json.dump(dict(load_average=os.getloadavg(), results=report), f, indent=1)
+
+
+if __name__ == '__main__':
+  sys.exit(main())
