@@ -160,3 +160,17 @@ def test_matcher_and_fastrcnn_loss_equal_torchvision():
                            jnp.asarray(f['loss_labels']), jnp.asarray(f['loss_targets']),
                            jnp.ones(f['loss_labels'].shape, bool))
   np.testing.assert_allclose([cls, box], f['loss_values'], rtol=1e-5)
+
+
+def test_zoo_backbone_headless_under_backbone_and_bad_stage():
+  from cnn_jax import models
+  model = models.create('faster_rcnn', num_classes=11, backbone='mobilenet_v2',
+                        representation_size=16)
+  shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 64, 64, 3)))
+  assert 'features' in shapes['params']['backbone'] and 'backbone' in shapes['batch_stats']
+  assert 'classifier' not in shapes['params']['backbone']      # headless
+  # MobileNetV2's stage3 (stride 16) has 96 channels; 3 sizes x 3 ratios = 9 anchors.
+  assert shapes['params']['rpn_head']['cls_logits']['kernel'].shape == (1, 1, 96, 9)
+  bad = models.create('faster_rcnn', backbone='mobilenet_v2', backbone_stage='stage9')
+  with pytest.raises(ValueError, match="backbone_stage 'stage9'"):
+    jax.eval_shape(bad.init, jax.random.key(0), jnp.zeros((1, 64, 64, 3)))
