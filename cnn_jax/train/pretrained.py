@@ -41,15 +41,24 @@ def merge_pretrained(fresh, pretrained, reinit: Sequence[str] = ()) -> tuple[dic
 
 
 def workdir_variables(workdir: str) -> dict:
-  """{'params': ..., **model_state} from the newest checkpoint of another run's workdir."""
+  """{'params': ..., **model_state} (numpy) from the newest checkpoint of another run's workdir,
+  whatever devices and processes saved it: every array is read whole onto this process."""
   directory = os.path.join(os.path.abspath(workdir), 'checkpoints')
   if not os.path.isdir(directory):
     raise FileNotFoundError(f'No checkpoints in {directory}: config.init_from must be a workdir '
                             'of a finished (or checkpointed) run, "imagenet", or a weight file.')
   with ocp.CheckpointManager(directory) as manager:
     step = manager.latest_step()
-    if step is None:
-      raise FileNotFoundError(f'{directory} holds no complete checkpoint.')
-    state = manager.restore(step)
+  if step is None:
+    raise FileNotFoundError(f'{directory} holds no complete checkpoint.')
+  item = os.path.join(directory, str(step), 'default')
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  with ocp.StandardCheckpointer() as checkpointer:
+    meta = checkpointer.metadata(item)
+    meta = getattr(meta, 'item_metadata', meta)  # the tree of array metadata
+    meta = getattr(meta, 'tree', meta)
+    # The saved shardings name the saving run's devices: ask for one local device instead.
+    target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), meta)
+    state = checkpointer.restore(item, target)
   state = jax.tree.map(np.asarray, state)
   return {'params': state['params'], **state.get('model_state', {})}
