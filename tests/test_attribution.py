@@ -55,11 +55,17 @@ def test_grad_cam_equals_split_network(tiny):
 
 def test_integrated_gradients_completeness_and_occlusion_batches(tiny):
   model, v, x = tiny
-  score = lambda logits: logits[:, 1]
+  cls = jnp.array([1, 3])  # a class per image: the score must see each copy's own batch
+  score = lambda logits: jnp.take_along_axis(logits, cls[:, None], 1)[:, 0]
   ig = attribution.integrated_gradients(model, v, x, score, steps=64)
   f = lambda x: score(model.apply(v, x))
   gap = ig.sum((1, 2, 3)) - (f(x) - f(jnp.zeros_like(x)))
   assert np.all(np.abs(gap) <= 0.01 * np.abs(f(x) - f(jnp.zeros_like(x))))
+  smooth = attribution.smooth_grad(model, v, x, score, jax.random.key(0), samples=3, sigma=0.0)
+  np.testing.assert_allclose(smooth, attribution.input_gradient(model, v, x, score), rtol=1e-5,
+                             atol=1e-7)
+  score = lambda logits: logits[:, 1]
+  f = lambda x: score(model.apply(v, x))
   occ = attribution.occlusion(model, v, x[0], score, patch=4, stride=4, batch=4)  # 3x3, padded
   one = lambda y, xx: f(x[:1].at[:, y:y + 4, xx:xx + 4].set(0.0))[0]
   want = np.array([[f(x[:1])[0] - one(y, xx) for xx in (0, 4, 8)] for y in (0, 4, 8)])

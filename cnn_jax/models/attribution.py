@@ -89,6 +89,18 @@ def input_gradient(model, variables, x, score_fn, **apply_kwargs) -> jax.Array:
   return jax.grad(f)(x)
 
 
+def _repeated_gradient(model, variables, xs, score_fn, **apply_kwargs) -> jax.Array:
+  """d/dxs of sum(score_fn) for `xs` `[S, N, ...]`: S copies of a batch of N run as ONE batch
+  of S * N, `score_fn` applied per copy (it may index per image, e.g. each one's class)."""
+  apply_kwargs.setdefault('train', False)
+  s, n = xs.shape[:2]
+
+  def f(flat):
+    logits = model.apply(variables, flat, **apply_kwargs)
+    return jnp.sum(jax.vmap(score_fn)(logits.reshape(s, n, *logits.shape[1:])))
+  return jax.grad(f)(xs.reshape(s * n, *xs.shape[2:])).reshape(xs.shape)
+
+
 def saliency(model, variables, x, score_fn, **apply_kwargs) -> jax.Array:
   """Vanilla gradient saliency `[N, H, W]`: max over channels of |dS/dx|."""
   return jnp.max(jnp.abs(input_gradient(model, variables, x, score_fn, **apply_kwargs)), -1)
@@ -98,12 +110,9 @@ def smooth_grad(model, variables, x, score_fn, key, samples: int = 16, sigma: fl
                 **apply_kwargs) -> jax.Array:
   """SmoothGrad `[N, H, W, C]`: the input gradient averaged over `samples` noisy copies
   (noise std `sigma` times the input's value range), all copies in one batch."""
-  n = x.shape[0]
   span = jnp.max(x) - jnp.min(x)
   noise = sigma * span * jax.random.normal(key, (samples, *x.shape), x.dtype)
-  noisy = (x[None] + noise).reshape(samples * n, *x.shape[1:])
-  g = input_gradient(model, variables, noisy, score_fn, **apply_kwargs)
-  return g.reshape(samples, *x.shape).mean(0)
+  return _repeated_gradient(model, variables, x[None] + noise, score_fn, **apply_kwargs).mean(0)
 
 
 def integrated_gradients(model, variables, x, score_fn, baseline: jax.Array | None = None,
@@ -113,9 +122,8 @@ def integrated_gradients(model, variables, x, score_fn, baseline: jax.Array | No
   x0 = jnp.zeros_like(x) if baseline is None else jnp.broadcast_to(baseline, x.shape)
   t = (jnp.arange(steps, dtype=x.dtype) + 0.5) / steps
   path = x0[None] + t[:, None, None, None, None] * (x - x0)[None]
-  g = input_gradient(model, variables, path.reshape(steps * x.shape[0], *x.shape[1:]),
-                     score_fn, **apply_kwargs)
-  return (x - x0) * g.reshape(steps, *x.shape).mean(0)
+  g = _repeated_gradient(model, variables, path, score_fn, **apply_kwargs)
+  return (x - x0) * g.mean(0)
 
 
 def occlusion(model, variables, image: jax.Array, score_fn, patch: int = 32, stride: int = 16,
