@@ -57,7 +57,8 @@ def base() -> ml_collections.ConfigDict:
       steps=1000, log_every=50, eval_every=500, checkpoint_every=500, keep_checkpoints=2))
   # Test-time evaluators beside the plain one (tasks/test_time.py, docs/test_time.md):
   # multicrop averages the softmax over crops of the test image padded by crop_border px
-  # ('' = off, 'flip' = image + mirror, 'ten_crop' = 4 corners + centre and their mirrors);
+  # ('' = off, 'flip' = image + mirror, 'ten_crop' = 4 corners + centre and their mirrors,
+  # 'five_crop' = the same without mirrors);
   # ensemble lists other runs' workdirs whose probabilities are averaged with this run's.
   c.eval = ml_collections.ConfigDict(dict(multicrop='', crop_border=2, ensemble=()))
   return c

@@ -5,7 +5,7 @@
 - The probability average is the formula (1 / V) sum_v softmax(logits_v), in numpy.
 - The ten_crop evaluator of a trained smoke run equals a numpy reference: the run's
   checkpoint applied to numpy-sliced crops, softmax averaged in numpy.
-- An ensemble of a run with an identical run (same config and seed) equals the run alone.
+- An ensemble of a run with itself (its checkpoint as the member) equals the run alone.
 - Members trained at another input size or for other classes are refused, naming the workdir.
 """
 import json
@@ -20,7 +20,8 @@ from conftest import load_config
 from cnn_jax.data import sources
 from cnn_jax.data.transforms import prepare_images
 from cnn_jax.ops import multicrop
-from cnn_jax.tasks import _test_time, classification
+from cnn_jax.tasks import _supervised, _test_time, classification
+from cnn_jax.train import sharding
 from cnn_jax.train.pretrained import workdir_variables
 
 
@@ -51,7 +52,7 @@ def test_average_probabilities_is_the_mean_softmax_and_bad_input_is_named():
   np.testing.assert_allclose(np.asarray(multicrop.average_probabilities(logits)),
                              _softmax(logits).mean(0), rtol=1e-6, atol=1e-7)
   with pytest.raises(ValueError, match='config.eval.multicrop'):
-    multicrop.views(np.zeros((1, 4, 4, 1)), 'five_crop', 2)
+    multicrop.views(np.zeros((1, 4, 4, 1)), 'six_crop', 2)
   with pytest.raises(ValueError, match='NHWC'):
     multicrop.ten_crop(np.zeros((4, 4, 1)), 2)
   with pytest.raises(ValueError, match='crop_border'):
@@ -91,15 +92,18 @@ def test_ten_crop_evaluator_matches_a_numpy_reference(trained):
                              -np.log(probs[np.arange(len(labels)), labels]).mean(), rtol=1e-4)
 
 
-def test_ensemble_with_an_identical_run_equals_the_run_and_bad_members_are_named(trained, tmp_path):
+def test_ensemble_of_a_run_with_itself_equals_the_run_and_bad_members_are_named(trained, tmp_path):
   config, workdir, result = trained
-  twin = config.copy_and_resolve_references()
-  twin.eval.update(multicrop='', ensemble=(workdir,))
-  again = classification.run(twin, str(tmp_path / 'b'))
-  assert again.eval['ensemble_size'] == 2.0
-  np.testing.assert_allclose(again.eval['ensemble_accuracy'], again.eval['accuracy'], atol=1e-6)
-  np.testing.assert_allclose(again.eval['ensemble_loss'], again.eval['loss'], rtol=1e-4)
-  np.testing.assert_allclose(again.eval['accuracy'], result.eval['accuracy'], atol=1e-6)
+  task = classification.Classification(config)
+  dataset = task.load_data()
+  mesh = sharding.make_mesh(0)
+  r = _supervised.Run(task, config, workdir, mesh, dataset, task.build_model(dataset),
+                      _supervised.make_normalize(config.data.normalize))
+  state = _test_time.member_state(_test_time.load_member(workdir, config, 10), mesh)
+  out = _test_time.ensemble_evaluator(r, (workdir,))(state)   # mean of two equal softmaxes
+  assert out['ensemble_size'] == 2.0
+  np.testing.assert_allclose(out['ensemble_accuracy'], result.eval['accuracy'], atol=1e-6)
+  np.testing.assert_allclose(out['ensemble_loss'], result.eval['loss'], rtol=1e-4)
 
   other = tmp_path / 'other_size'
   shutil.copytree(workdir, other)

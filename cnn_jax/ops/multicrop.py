@@ -10,7 +10,9 @@ which costs V forward passes. Views here (pure jnp, jit-traceable, static shapes
 
 - 'flip': the image and its horizontal mirror (V = 2);
 - 'ten_crop': the four corner crops and the centre crop of side `size`, then the same five
-  crops of the mirrored image (V = 10; AlexNet 2012 took 224 crops of a 256 image).
+  crops of the mirrored image (V = 10; AlexNet 2012 took 224 crops of a 256 image);
+- 'five_crop': the five crops without mirrors (V = 5), for data whose mirror image is
+  another class or no class at all (digits, text).
 
 Crops of the mirrored image are the mirrors of the opposite-corner crops of the original
 (and of the centre crop when W - size is even), so the ten views are the five crops and
@@ -21,8 +23,8 @@ evaluators use, the two agree).
 import jax
 import jax.numpy as jnp
 
-MODES = ('flip', 'ten_crop')
-NUM_VIEWS = {'flip': 2, 'ten_crop': 10}
+MODES = ('flip', 'five_crop', 'ten_crop')
+NUM_VIEWS = {'flip': 2, 'five_crop': 5, 'ten_crop': 10}
 
 
 def _check(images: jax.Array) -> None:
@@ -65,13 +67,13 @@ def ten_crop(images: jax.Array, size: int) -> jax.Array:
 
 
 def views(images: jax.Array, mode: str, size: int | None = None) -> jax.Array:
-  """[B, H, W, C] -> [V, B, h, w, C] for `mode` in MODES ('ten_crop' needs `size`)."""
+  """[B, H, W, C] -> [V, B, h, w, C] for `mode` in MODES (the crops need `size`)."""
   if mode == 'flip':
     return flip_views(images)
-  if mode == 'ten_crop':
+  if mode in ('five_crop', 'ten_crop'):
     if size is None:
-      raise ValueError("'ten_crop' needs the crop size.")
-    return ten_crop(images, size)
+      raise ValueError(f'{mode!r} needs the crop size.')
+    return five_crop(images, size) if mode == 'five_crop' else ten_crop(images, size)
   raise ValueError(f'Unknown multi-crop mode {mode!r}; choose one of {list(MODES)} '
                    '(config.eval.multicrop).')
 

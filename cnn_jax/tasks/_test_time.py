@@ -7,7 +7,7 @@ one jitted step per batch). Config keys (experiments/_classification.py, `eval`)
 
 - multicrop: '' | 'flip' (image + mirror, at image_size) | 'ten_crop' (test images prepared
   at image_size + 2 * crop_border, then the four corners, the centre and their mirrors at
-  image_size: AlexNet's 224 crops of a 256 image);
+  image_size: AlexNet's 224 crops of a 256 image) | 'five_crop' (the same without mirrors);
 - ensemble: other runs' workdirs; each member's model is rebuilt from its config.json (the
   architectures may differ) and its newest checkpoint, and its probabilities are averaged
   with the current state's. Members must predict the same classes from the same input size.
@@ -44,7 +44,7 @@ def multicrop_evaluator(run, mode: str, border: int) -> Callable:
   """evaluate(state) -> {'<mode>_accuracy', '<mode>_loss'} on the test split."""
   d = run.config.data
   multicrop.views(jnp.zeros((1, d.image_size, d.image_size, 1)), mode, d.image_size)  # checks mode
-  size = d.image_size + 2 * border if mode == 'ten_crop' else d.image_size
+  size = d.image_size + 2 * border if mode != 'flip' else d.image_size
   if border < 0:
     raise ValueError(f'config.eval.crop_border={border} must be >= 0.')
 

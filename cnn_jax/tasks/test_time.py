@@ -45,8 +45,9 @@ def run(config, workdir: str | None = None) -> list[dict]:
       jax.nn.softmax(logits), b['label'], 'plain'))
   methods = [('single model', 'plain', plain),
              ('flip (2 views)', 'flip', _test_time.multicrop_evaluator(r, 'flip', 0)),
-             (f'ten_crop (10 views, border {config.eval.crop_border})', 'ten_crop',
-              _test_time.multicrop_evaluator(r, 'ten_crop', config.eval.crop_border))]
+             *[(f'{mode} ({n} views, border {config.eval.crop_border})', mode,
+                _test_time.multicrop_evaluator(r, mode, config.eval.crop_border))
+               for mode, n in (('five_crop', 5), ('ten_crop', 10))]]
   rows = []
   for label, key, evaluate in methods:
     results = [_timed(evaluate, s) for s in states]
