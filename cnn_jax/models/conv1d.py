@@ -6,7 +6,7 @@ stride s the output has floor((n + 2p - f) / s) + 1 positions, each a dot produc
 f x C_in values; a layer has f * C_in * C_out + C_out parameters (the 2-D formulas with one
 spatial axis). Layout NLC, kernels LIO (flax's N-D `nn.Conv` with a 1-tuple kernel).
 
-    INPUT L x C -> [CONV f, 'SAME' (w_i) -> BN -> ReLU -> POOL 2/2] x stages
+    INPUT L x C -> [CONV f, p = f // 2 (w_i) -> BN -> ReLU -> POOL 2/2] x stages
       -> global average over L -> FC classes
 
 The default reads sequential MNIST (784 pixels in raster order, one channel; the TCN
@@ -46,7 +46,9 @@ class Conv1DNet(nn.Module):
     check_rank(x, 1, 'Conv1DNet', '[N, L, C]')
     for i, width in enumerate(self.widths):
       stride = self.stem_stride if i == 0 else 1
-      x = nn.Conv(width, (self.kernel,), strides=(stride,), padding='SAME', use_bias=False,
+      # symmetric p = f // 2 (the course's formula; 'SAME' would pad unevenly under stride)
+      pad = self.kernel // 2
+      x = nn.Conv(width, (self.kernel,), strides=(stride,), padding=[(pad, pad)], use_bias=False,
                   name=f'conv{i + 1}')(x)
       x = nn.BatchNorm(use_running_average=not train, name=f'bn{i + 1}')(x)
       x = nn.relu(x)
