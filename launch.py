@@ -4,10 +4,19 @@ r"""cnn_jax's one entry point: a config in, a trained/evaluated/benchmarked work
   python launch.py --config experiments/lenet5_mnist.py:smoke --config.train.steps=20 ...
   python launch.py --config experiments/summary.py:lenet5
 
+`python launch.py` alone lists the experiments. Compiled programs are kept in a persistent
+cache (default ~/.cache/cnn_jax/jax_compilation, or $CNN_JAX_CACHE/jax_compilation;
+--compilation_cache_dir='' turns it off), so a second start of a config skips most of the
+compilation. Re-running a finished run says so, with where its results are.
+
 Multi-host: add --coordinator_address=HOST:PORT --num_processes=N --process_id=I on every
 host (jax.distributed.initialize is called only when these are given). Only process 0
 writes metrics, pictures and progress.
 """
+import ast
+import glob
+import json
+import os
 import sys
 
 from absl import app, flags, logging
@@ -23,21 +32,87 @@ _CPU_COLLECTIVES = flags.DEFINE_string(
     'cpu_collectives', 'gloo', 'CPU cross-process collectives (gloo | mpi), multi-host CPU only.')
 _ALLOW_CONFIG_CHANGE = flags.DEFINE_bool(
     'allow_config_change', False, 'Resume a workdir whose config.json differs from --config.')
-flags.mark_flags_as_required(['config'])
+_CACHE_DIR = flags.DEFINE_string(
+    'compilation_cache_dir', None,
+    "JAX's persistent compilation cache. Default: $CNN_JAX_CACHE/jax_compilation or "
+    "~/.cache/cnn_jax/jax_compilation ($JAX_COMPILATION_CACHE_DIR wins if set); '' turns it off.")
+_REPO = os.path.dirname(os.path.abspath(__file__))
+
+
+def experiments_table() -> str:
+  """'name  first sentence of its docstring' for every experiments/*.py (not the _bases)."""
+  rows = []
+  for path in sorted(glob.glob(os.path.join(_REPO, 'experiments', '[!_]*.py'))):
+    with open(path) as f:
+      doc = ast.get_docstring(ast.parse(f.read())) or ''
+    para = ' '.join(doc.strip().split('\n\n')[0].split())
+    end = min((i for i in (para.find('. '), para.find(': ')) if i >= 0), default=len(para))
+    line = para[:end + 1].rstrip(':')
+    rows.append((os.path.basename(path)[:-3], line if len(line) <= 100 else line[:97] + '...'))
+  width = max(len(n) for n, _ in rows)
+  return '\n'.join(f'  {n:<{width}}  {d}' for n, d in rows)
+
+
+def _compilation_cache() -> None:
+  """Turns on JAX's persistent compilation cache (see --compilation_cache_dir)."""
+  import jax
+  directory = _CACHE_DIR.value
+  if directory is None:
+    if os.environ.get('JAX_COMPILATION_CACHE_DIR'):
+      return  # JAX reads it itself
+    root = os.environ.get('CNN_JAX_CACHE') or os.path.join(os.path.expanduser('~'), '.cache', 'cnn_jax')
+    directory = os.path.join(root, 'jax_compilation')
+  if not directory:
+    return
+  jax.config.update('jax_compilation_cache_dir', directory)
+  # Small programs too: a course model's step compiles in about a second on a CPU.
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.2)
+
+
+def _finished_run_report(workdir: str, steps: int, step: int) -> str:
+  """What a re-run of a complete run says: its step, last evaluation, where results are."""
+  lines = [f'This run is complete: {workdir} holds its checkpoint of step {step} '
+           f'(config.train.steps={steps}); nothing to train. To train longer, pass a larger '
+           '--config.train.steps with --allow_config_change; for a new run, a new --workdir.']
+  metrics = os.path.join(workdir, 'metrics.jsonl')
+  if os.path.exists(metrics):
+    with open(metrics) as f:
+      evals = [r for r in map(json.loads, filter(str.strip, f))
+               if any(k.startswith('eval/') for k in r)]
+    if evals:
+      last = evals[-1]
+      lines.append(f'Last evaluation (step {last["step"]}): ' + ', '.join(
+          f'{k[5:]} {v:.4g}' for k, v in last.items() if k.startswith('eval/')))
+    lines.append(f'Metrics: {metrics}')
+  pictures = sorted(glob.glob(os.path.join(workdir, '*.png')))
+  if pictures:
+    lines.append('Pictures: ' + ', '.join(pictures))
+  if os.path.isdir(os.path.join(workdir, 'tensorboard')):
+    lines.append(f'TensorBoard: tensorboard --logdir {os.path.join(workdir, "tensorboard")}')
+  return '\n'.join(lines)
 
 
 class _QuietLibraries(logging.logging.Filter):
-  """Drops INFO chatter of Orbax (dozens of lines per checkpoint); warnings still pass."""
+  """Drops INFO chatter of Orbax (dozens of lines per checkpoint) and JAX's probe for a TPU
+  ("Unable to initialize backend 'tpu'", on every machine without one); warnings pass."""
 
   def filter(self, record):
-    return record.levelno >= logging.logging.WARNING or 'orbax' not in record.pathname
+    if record.levelno >= logging.logging.WARNING:
+      return True
+    return 'orbax' not in record.pathname and 'Unable to initialize backend' not in record.getMessage()
 
 
 def main(argv):
   logging.get_absl_handler().addFilter(_QuietLibraries())
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  if _CONFIG.value is None:
+    print('Choose an experiment: python launch.py --config experiments/<name>.py[:arg] '
+          '--workdir runs/<name>\n\n' + experiments_table(), file=sys.stderr)
+    sys.exit(2)
   import jax  # after flag parsing, so --help stays fast
+
+  _compilation_cache()
 
   if _COORDINATOR.value or _NUM_PROCESSES.value:
     jax.config.update('jax_cpu_collectives_implementation', _CPU_COLLECTIVES.value)
@@ -47,11 +122,11 @@ def main(argv):
                jax.device_count(), jax.devices())
 
   from cnn_jax import tasks
-  from cnn_jax.train.workdir import check_and_record_config
+  from cnn_jax.train.workdir import check_and_record_config, check_writable
 
   # Errors whose message says what to do: shown without a traceback. Not KeyError: most are
   # bugs (a missing dict key), whose traceback must show.
-  USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError)
+  USER_ERRORS = (ValueError, FileNotFoundError, FloatingPointError, PermissionError, MemoryError)
 
   config = _CONFIG.value
   task = tasks.get(config.task)
@@ -60,6 +135,7 @@ def main(argv):
     if not workdir:
       raise app.UsageError(f'Task {config.task!r} needs --workdir (where its run is kept).')
     try:
+      check_writable(workdir)
       check_and_record_config(workdir, config.to_dict(), _ALLOW_CONFIG_CHANGE.value,
                               write=jax.process_index() == 0)
     except ValueError as e:
@@ -72,6 +148,10 @@ def main(argv):
       raise
     logging.error('%s: %s', type(e).__name__, e)
     sys.exit(1)
+  steps = config.train.get('steps') if 'train' in config else None
+  if (jax.process_index() == 0 and steps and getattr(result, 'resumed_from', None) is not None
+      and result.resumed_from >= steps):
+    logging.info('%s', _finished_run_report(workdir, steps, result.resumed_from))
   if getattr(result, 'interrupted', False):
     logging.warning('Stopped by SIGTERM; checkpoint saved. Re-run the same command to resume.')
     sys.exit(143)

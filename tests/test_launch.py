@@ -33,6 +33,8 @@ def test_launch_trains_evaluates_checkpoints_draws_and_resumes(tmp_path):
 
   again = launch(*cmd)  # complete: resumes at 12 and does nothing more
   assert again.returncode == 0
+  assert 'This run is complete' in again.stderr and 'checkpoint of step 12' in again.stderr
+  assert str(workdir / 'confusion.png') in again.stderr and 'Last evaluation (step 12)' in again.stderr
   assert (workdir / 'metrics.jsonl').read_text().splitlines() == \
       [json.dumps(r) for r in records]
 
@@ -46,6 +48,22 @@ def test_misspelt_config_key_lists_the_valid_keys(tmp_path):
                '--workdir', str(tmp_path))
   assert out.returncode != 0
   assert "Unknown config key 'train.stepz'" in out.stderr and "'steps'" in out.stderr
+
+
+def test_no_config_lists_the_experiments():
+  out = launch()
+  assert out.returncode == 2 and 'Traceback' not in out.stderr
+  assert 'Choose an experiment' in out.stderr
+  assert 'lenet5_mnist' in out.stderr and 'LeNet-5 on MNIST' in out.stderr
+  assert '  _lenet5 ' not in out.stderr  # bases are not experiments
+
+
+def test_unwritable_workdir_is_a_user_error_without_traceback(tmp_path):
+  (tmp_path / 'a_file').write_text('')
+  out = launch('--config', 'experiments/lenet5_mnist.py:smoke', '--workdir',
+               str(tmp_path / 'a_file' / 'run'))
+  assert out.returncode == 1 and 'Traceback' not in out.stderr
+  assert 'Cannot write to workdir' in out.stderr and '--workdir' in out.stderr
 
 
 def test_unknown_names_get_the_choices(tmp_path):

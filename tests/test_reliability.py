@@ -111,3 +111,58 @@ def test_unwritable_workdir_fails_before_training(tmp_path):
       check_writable(str(ro))
   with pytest.raises(WorkdirNotWritableError, match='Cannot write'):
     check_writable('/proc/cnn_jax_run')  # a read-only place, even for root
+
+
+def test_device_out_of_memory_names_the_key_to_lower(tmp_path):
+  import jax
+  from cnn_jax.train.loop import DeviceOutOfMemoryError
+
+  def step(state, batch):
+    if int(state.step) == 2:  # what XLA raises when an allocation fails
+      raise jax.errors.JaxRuntimeError('RESOURCE_EXHAUSTED: Out of memory while trying to '
+                                       'allocate 17179869184 bytes.')
+    return _step(state, batch)
+
+  with pytest.raises(DeviceOutOfMemoryError, match=r'train step 3 \(32 img per step\)'
+                     r'.*config\.data\.batch_size.*17179869184 bytes') as e:
+    fit(_state(), step, None, workdir=str(tmp_path), steps=5, items_per_step=32, unit='img',
+        show_progress=False)
+  assert isinstance(e.value, MemoryError)
+
+
+def test_empty_train_split_is_named():
+  from cnn_jax.data.dataset import ArraySplit
+  from cnn_jax.data.pipeline import train_batches
+  empty = ArraySplit(np.zeros((0, 4, 4, 1), np.uint8), np.zeros(0, np.int32))
+  with pytest.raises(ValueError, match=r'train split is empty.*config\.data\.dir'):
+    train_batches(empty, 4, lambda x: x, seed=0)
+
+
+def test_init_from_a_workdir_without_checkpoints(tmp_path):
+  from cnn_jax.train.pretrained import workdir_variables
+  with pytest.raises(FileNotFoundError, match=r'No checkpoints in .*config\.init_from must be'):
+    workdir_variables(str(tmp_path))
+
+
+def test_batch_not_divisible_by_processes():
+  from cnn_jax.data.dataset import ArraySplit
+  from cnn_jax.data.pipeline import train_batches
+  split = ArraySplit(np.zeros((8, 4, 4, 1), np.uint8), np.zeros(8, np.int32))
+  with pytest.raises(ValueError, match=r'config\.data\.batch_size 5 must be divisible by the 2 '):
+    train_batches(split, 5, lambda x: x, seed=0, num_processes=2)
+
+
+def test_errors_catalogue_names_real_tests():
+  """docs/errors.md: >= 40 distinct checks, and every test it names exists."""
+  import ast
+  import re
+  from conftest import REPO
+  text = (REPO / 'docs' / 'errors.md').read_text()
+  rows = re.findall(r'^\| (\d+) \|.*`(tests/\w+\.py)::(\w+)` \|$', text, re.M)
+  assert len({n for n, _, _ in rows}) >= 40
+  defined = {}
+  for _, path, name in rows:
+    if path not in defined:
+      tree = ast.parse((REPO / path).read_text())
+      defined[path] = {f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
+    assert name in defined[path], f'docs/errors.md names {path}::{name}, which does not exist'

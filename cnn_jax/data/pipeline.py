@@ -38,6 +38,9 @@ def train_batches(split: Split, batch_size: int, prepare: Prepare, *, seed: int,
   """Yields this process's slice of global batch `start_step`, `start_step + 1`, ...:
   `prepare(split.get(indices))` for its B/P indices of each global batch of B."""
   local = _check_divisible(batch_size, num_processes, 'config.data.batch_size')
+  if len(split) == 0:
+    raise ValueError('The train split is empty: nothing to train on. Check config.data.dir '
+                     '(the files it reads) and config.data.train_per_class.')
 
   def load(indices: np.ndarray) -> dict:
     return prepare(split.get(np.asarray(indices)))

@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import jax
 import numpy as np
+from absl import logging
 
 from cnn_jax.train.checkpoint import Checkpointer
 from cnn_jax.train.state import TrainState
@@ -68,6 +69,17 @@ class _SigtermFlag:
       signal.signal(signal.SIGTERM, self._previous)
 
 
+class DeviceOutOfMemoryError(MemoryError):
+  """The accelerator ran out of memory in a train step (a user error: the config asks too much)."""
+
+
+def _out_of_memory(step: int, items_per_step: int, unit: str, error: Exception):
+  return DeviceOutOfMemoryError(
+      f'The device ran out of memory in train step {step + 1} ({items_per_step} {unit} per step). '
+      'Lower config.data.batch_size (or config.data.image_size, or pick a smaller '
+      f'config.model), then re-run; the checkpoints are intact. XLA said: {str(error)[:400]}')
+
+
 def _any_process(flag: bool) -> bool:
   """True if `flag` is True on any process: one all-gather of an int over all processes."""
   from jax.experimental import multihost_utils
@@ -97,6 +109,7 @@ def fit(state: TrainState, train_step: Callable, train_batches: Callable[[int], 
   'img' and the global batch size; 'step' and 1 for a run without data).
   `preemption_check_every`: steps between the processes' SIGTERM agreements (several
   processes only; one process reacts at the next step)."""
+  t_fit = time.perf_counter()
   writer = writer or NullWriter()
   check_writable(workdir)
   checkpointer = Checkpointer(workdir, keep_checkpoints)
@@ -127,6 +140,8 @@ def fit(state: TrainState, train_step: Callable, train_batches: Callable[[int], 
     progress.update(1, {k: float(metrics[k]) for k in progress_metrics if k in metrics})
     if t_log is None:  # the first step includes compilation: time from its end
       t_log, sums, count = time.perf_counter(), {}, 0
+      logging.info('First step done %.2f s after fit started (compilation included).',
+                   t_log - t_fit)
     elif step % log_every == 0 or step == steps:
       now = time.perf_counter()
       record = {f'train/{k}': v / count for k, v in sums.items()}
@@ -135,6 +150,7 @@ def fit(state: TrainState, train_step: Callable, train_batches: Callable[[int], 
       progress.update(0, {f'{unit}/s': record[rate_key]})
       t_log, sums, count = now, {}, 0
 
+  step = start
   try:
     with _SigtermFlag() as sigterm:
       pending = None
@@ -168,6 +184,10 @@ def fit(state: TrainState, train_step: Callable, train_batches: Callable[[int], 
           break
         if t_log is not None:  # eval and checkpoint time is not training throughput
           t_log += time.perf_counter() - t_pause
+  except Exception as e:  # XLA's error type varies by version: judge by its status
+    if 'RESOURCE_EXHAUSTED' in str(e):  # (it may surface at the step or when fetched)
+      raise _out_of_memory(step, items_per_step, unit, e) from None
+    raise
   finally:
     progress.close()
     checkpointer.close()
