@@ -103,7 +103,8 @@ class FasterRCNNTask(_supervised.Task):
              'valid': out['proposal_valid'][:, :k]}
     det = jax.device_get(self.detections(out))
     det['valid'] = det['valid'] & (det['scores'] > self.config.predict.score_threshold)
-    pics = {'proposals': plot_detections(batch['image'], props, truth, names,
+    # Proposals have no class: an empty name leaves only the objectness on the label.
+    pics = {'proposals': plot_detections(batch['image'], props, truth, [''],
                                          run.path('proposals.png')),
             'detections': plot_detections(batch['image'], det, truth, names,
                                           run.path('detections.png'))}
