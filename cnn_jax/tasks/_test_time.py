@@ -43,10 +43,12 @@ def _scores(probs: jax.Array, labels: jax.Array, prefix: str) -> dict:
 def multicrop_evaluator(run, mode: str, border: int) -> Callable:
   """evaluate(state) -> {'<mode>_accuracy', '<mode>_loss'} on the test split."""
   d = run.config.data
-  multicrop.views(jnp.zeros((1, d.image_size, d.image_size, 1)), mode, d.image_size)  # checks mode
-  size = d.image_size + 2 * border if mode != 'flip' else d.image_size
+  if mode not in multicrop.MODES:
+    raise ValueError(f'Unknown multi-crop mode {mode!r}; choose one of {list(multicrop.MODES)} '
+                     "or '' (config.eval.multicrop).")
   if border < 0:
     raise ValueError(f'config.eval.crop_border={border} must be >= 0.')
+  size = d.image_size + 2 * border if mode != 'flip' else d.image_size
 
   def prepare(examples):  # the task's batch, images at the larger size for the crops
     return {**run.task.prepare(examples),
