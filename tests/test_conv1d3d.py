@@ -27,7 +27,8 @@ def test_summaries_follow_the_output_size_and_parameter_formulas():
   assert rows['pool1'].shape == (12, 8)                                          # floor(25 / 2)
   assert rows['conv2'].shape == (12, 16) and rows['conv2'].params == 5 * 8 * 16
   assert rows['fc'].params == 16 * 10 + 10
-  rows = {r.layer: r for r in models.summarize(models.create('conv3d', widths=(4, 8)), (8, 6, 10, 1))}
+  conv3d = models.create('conv3d', widths=(4, 8))
+  rows = {r.layer: r for r in models.summarize(conv3d, (8, 6, 10, 1))}
   assert rows['conv1'].shape == (8, 6, 10, 4) and rows['conv1'].params == 27 * 1 * 4
   assert rows['pool1'].shape == (4, 3, 5, 4)
   assert rows['pool2'].shape == (2, 1, 2, 8) and rows['conv2'].params == 27 * 4 * 8

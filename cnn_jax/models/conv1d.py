@@ -40,6 +40,10 @@ class Conv1DNet(nn.Module):
   widths: Sequence[int] = (32, 64, 128)
   kernel: int = 7
   stem_stride: int = 4
+  # PyTorch's BatchNorm momentum 0.1 = flax 0.9: flax's default 0.99 left the running
+  # statistics far behind the batch statistics after a few hundred steps (eval accuracy
+  # 24% vs 54% with batch statistics on the same training volumes, measured)
+  bn_momentum: float = 0.9
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -50,7 +54,8 @@ class Conv1DNet(nn.Module):
       pad = self.kernel // 2
       x = nn.Conv(width, (self.kernel,), strides=(stride,), padding=[(pad, pad)], use_bias=False,
                   name=f'conv{i + 1}')(x)
-      x = nn.BatchNorm(use_running_average=not train, name=f'bn{i + 1}')(x)
+      x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
+                       name=f'bn{i + 1}')(x)
       x = nn.relu(x)
       x = MaxPool((2,), name=f'pool{i + 1}')(x)
     x = GlobalAvgPool(name='gap')(x)

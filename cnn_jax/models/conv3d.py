@@ -24,13 +24,18 @@ class Conv3DNet(nn.Module):
   num_classes: int = 10
   widths: Sequence[int] = (16, 32, 64)
   kernel: int = 3
+  # PyTorch's BatchNorm momentum 0.1 = flax 0.9: flax's default 0.99 left the running
+  # statistics far behind the batch statistics after a few hundred steps (eval accuracy
+  # 24% vs 54% with batch statistics on the same training volumes, measured)
+  bn_momentum: float = 0.9
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     check_rank(x, 3, 'Conv3DNet', '[N, D, H, W, C]')
     for i, width in enumerate(self.widths):
       x = nn.Conv(width, (self.kernel,) * 3, padding='SAME', use_bias=False, name=f'conv{i + 1}')(x)
-      x = nn.BatchNorm(use_running_average=not train, name=f'bn{i + 1}')(x)
+      x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
+                       name=f'bn{i + 1}')(x)
       x = nn.relu(x)
       x = MaxPool((2, 2, 2), name=f'pool{i + 1}')(x)
     x = GlobalAvgPool(name='gap')(x)

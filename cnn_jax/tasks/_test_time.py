@@ -97,7 +97,8 @@ def load_member(workdir: str, config, num_classes: int) -> Member:
   variables = pretrained_lib.workdir_variables(workdir)
   try:
     out = jax.eval_shape(lambda v, x: model.apply(v, x, train=False), variables,
-                         jax.ShapeDtypeStruct((1, d.image_size, d.image_size, d.channels), jnp.float32))
+                         jax.ShapeDtypeStruct((1, d.image_size, d.image_size, d.channels),
+                                              jnp.float32))
   except (TypeError, ValueError, KeyError, flax.errors.FlaxError) as e:
     raise ValueError(f'Ensemble member {workdir!r}: its checkpoint does not fit its '
                      f'config.json model ({e}).') from None
