@@ -23,17 +23,33 @@ class TfdsSplit:
   def get(self, indices: np.ndarray) -> dict[str, np.ndarray]:
     examples = [self.source[int(i)] for i in indices]
     images = [np.asarray(e[self.image_key]) for e in examples]
-    if len({im.shape for im in images}) > 1:
-      raise ValueError('Examples have different image sizes; variable-size TFDS datasets need '
-                       'a resizing map before batching (set config.data.resize="resize").')
-    return {'image': np.stack(images),
+    if len({im.shape for im in images}) > 1:  # variable sizes (ImageNet): the task's prepare
+      ragged = np.empty(len(images), object)  # fits them (transforms.prepare_images)
+      ragged[:] = images
+      stacked = ragged
+    else:
+      stacked = np.stack(images)
+    return {'image': stacked,
             'label': np.asarray([e[self.label_key] for e in examples], np.int32)}
 
 
+# Datasets whose labelled held-out split is not called 'test' (ImageNet's test labels are -1).
+EVAL_SPLITS = {'imagenet2012': 'validation', 'imagenet2012_subset': 'validation',
+               'imagenet_v2': 'test'}
+
+
 def load_tfds(name: str, data_dir: str = '', train_split: str = 'train',
-              test_split: str = 'test') -> Dataset:
-  """Opens a prepared TFDS dataset `name` (e.g. 'mnist', 'cifar10') from `data_dir`."""
+              test_split: str | None = None) -> Dataset:
+  """Opens a prepared TFDS dataset `name` (e.g. 'mnist', 'cifar10', 'imagenet2012') from
+  `data_dir`; evaluation uses `test_split` (default 'test', ImageNet's 'validation').
+  Images of different sizes come back as an object array, for the task's prepare to fit.
+
+  ImageNet: `tfds build imagenet2012` needs ILSVRC2012_img_train.tar and
+  ILSVRC2012_img_val.tar in <data_dir>/downloads/manual/ (image-net.org, after sign-up);
+  it writes <data_dir>/imagenet2012/5.1.0/ (array_record files), which config.data.dir
+  (or TFDS_DATA_DIR) then points to."""
   import tensorflow_datasets as tfds
+  test_split = test_split or EVAL_SPLITS.get(name.split(':')[0].split('/')[0], 'test')
   try:
     sources = {s: tfds.data_source(name, split=s, data_dir=data_dir or None, download=False)
                for s in (train_split, test_split)}

@@ -3,6 +3,26 @@ model input (dtype, size, channels); ragged per-image objects to padded arrays +
 import numpy as np
 
 RESIZE_METHODS = ('pad', 'resize')
+EVAL_RESIZE_RATIO = 256 / 224  # ImageNet evaluation: shorter side to 256, centre 224 crop
+
+
+def resize_centre_crop(image: np.ndarray, size: int, ratio: float = EVAL_RESIZE_RATIO) -> np.ndarray:
+  """uint8 [H, W, C] of any size -> uint8 [size, size, C]: the shorter side resized to
+  round(size * ratio) (bilinear, antialiased when shrinking: PIL's, as torchvision's
+  Resize(256) on PIL images), then the centre size x size crop (CenterCrop(224)).
+  Variable-size datasets (ImageNet) get static shapes this way on the host."""
+  from PIL import Image  # matplotlib's and scikit-image's dependency
+  h, w, c = image.shape
+  short = int(round(size * ratio))
+  if min(h, w) != short:
+    nh, nw = (short, max(size, int(round(w * short / h)))) if h <= w else \
+        (max(size, int(round(h * short / w))), short)
+    planes = [np.asarray(Image.fromarray(image[..., k]).resize((nw, nh), Image.BILINEAR))
+              for k in range(c)]
+    image = np.stack(planes, axis=-1)
+    h, w = nh, nw
+  top, left = (h - size) // 2, (w - size) // 2
+  return image[top:top + size, left:left + size]
 
 
 def prepare_images(images: np.ndarray, size: int, method: str, channels: int) -> np.ndarray:
@@ -14,6 +34,12 @@ def prepare_images(images: np.ndarray, size: int, method: str, channels: int) ->
   """
   if method not in RESIZE_METHODS:
     raise ValueError(f'Unknown resize {method!r}; choose one of {list(RESIZE_METHODS)} (config.data.resize).')
+  if images.dtype == object:  # examples of different sizes (e.g. ImageNet): one by one
+    if method != 'resize':
+      raise ValueError('The images have different sizes; padding cannot give them one: set '
+                       'config.data.resize="resize" (shorter side to 256/224 x image_size, '
+                       'centre crop).')
+    images = np.stack([resize_centre_crop(np.asarray(im), size) for im in images])
   x = images.astype(np.float32) / 255.0
   n, h, w, c = x.shape
   if (h, w) != (size, size):
