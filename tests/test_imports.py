@@ -205,12 +205,17 @@ def test_ops_is_pure_jax(forbidden):
   assert not users, f'ops/ must not import {forbidden}: ' + ', '.join(users)
 
 
+# Scripts that time torchvision on the suites' workloads in a throwaway venv (never imported by
+# the package at run time; torch is imported inside the function that times it).
+REFERENCE_TIMERS = ('cnn_jax.benchmarks._boxes_reference', 'cnn_jax.benchmarks._yolo_reference')
+
+
 def test_matplotlib_only_in_viz_and_torch_only_in_the_reference_timer():
   plots = [f'{m} at {ext["matplotlib"]}' for m, ext in EXTERNAL.items()
            if 'matplotlib' in ext and _package(m) != 'viz']
   assert not plots, 'matplotlib outside viz/: ' + ', '.join(plots)
   torch = [f'{m} at {ext[name]}' for m, ext in EXTERNAL.items() for name in ('torch', 'torchvision')
-           if name in ext and m != 'cnn_jax.benchmarks._boxes_reference']
+           if name in ext and m not in REFERENCE_TIMERS]
   assert not torch, 'PyTorch imported: ' + ', '.join(torch)
 
 
