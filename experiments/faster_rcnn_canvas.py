@@ -14,7 +14,7 @@ with warmup and cosine, 4,000 steps of batch 16.
 Time and result on the 2-core CPU: the full 4,000 x 16 schedule is not measured yet. Measured
 here (load average 9-17, machine shared): a shorter schedule on 4,000 train / 200 test canvases,
 batch 8, 500 steps (6 min 34 s, 1.3-2 steps/s) -> AP 0.339 / AP50 0.617 / AP75 0.337, then
-1,400 more steps from that run (--config.init_from, fresh warmup + cosine; 16 min 30 s) ->
+1,400 more steps from that run (--config.init_from, fresh warmup + cosine; 15 min 30 s) ->
 AP 0.562 / AP50 0.856 / AP75 0.653 / VOC AP50 0.859 on the 200 held-out canvases:
   python launch.py --config experiments/faster_rcnn_canvas.py --workdir runs/frcnn_a \
     --config.train.steps=500 --config.train.eval_every=500 --config.data.num_train=4000 \
