@@ -33,9 +33,9 @@ def base() -> ml_collections.ConfigDict:
   c.data = ml_collections.ConfigDict(dict(
       name='canvases',
       canvas=ml_collections.ConfigDict(dict(   # data.canvases.CanvasConfig
-          size=(96, 96), objects=(1, 6), max_boxes=8, scale=(0.6, 1.4), max_iou=0.2,
+          size=(64, 64), objects=(1, 4), max_boxes=6, scale=(0.6, 1.2), max_iou=0.2,
           fragments=0, noise=0.0, texture=0.0, channels=1, source='mnist')),
-      num_train=12000,       # canvases from the 4,000 train digits
+      num_train=8000,        # canvases from the 4,000 train digits
       num_test=1000,         # from the 1,000 test digits (disjoint)
       canvas_seed=0,
       channels=1,            # model input channels (3 repeats gray, for ImageNet backbones)
@@ -65,7 +65,7 @@ def base() -> ml_collections.ConfigDict:
   c.schedule = ml_collections.ConfigDict(dict(
       name='warmup_cosine', warmup_steps=200, end_fraction=0.0, boundaries=(), decay_rate=0.1))
   c.train = ml_collections.ConfigDict(dict(
-      steps=4000, log_every=100, eval_every=1000, checkpoint_every=500, keep_checkpoints=2))
+      steps=2000, log_every=100, eval_every=500, checkpoint_every=500, keep_checkpoints=2))
   return c
 
 

@@ -5,7 +5,7 @@ Command:
   python launch.py --config experiments/yolo_canvas_mobilenet.py --workdir runs/yolo_canvas_mobilenet
 
 Produces what yolo_canvas.py produces. Differences: the grid sits on MobileNetV2's 'stage3'
-(stride 16: a 6x6 grid on 96x96), inputs are the gray canvases repeated to RGB and normalised
+(stride 16: a 4x4 grid on 64x64), inputs are the gray canvases repeated to RGB and normalised
 with ImageNet's mean/std, the backbone starts from ImageNet (config.init_from='imagenet',
 loaded headless under 'backbone' by tasks/yolo.py) and trains at 0.1x the head's rate.
 Time and result on the 2-core CPU: not measured in this session (the from-scratch run took
