@@ -69,6 +69,7 @@ def test_stand_in_data_are_the_mnist_pixels_re_laid():
     assert any(is_slab(a) for a in range(3))
 
 
+@pytest.mark.slow
 def test_conv3d_trains_through_the_task_and_2d_options_are_refused(tmp_path):
   config = load_config('conv3d_mnist_volume')   # the conv1d task path is the same code
   config.train.update(steps=2, eval_every=2, checkpoint_every=2)

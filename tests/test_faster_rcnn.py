@@ -104,6 +104,7 @@ def test_equals_torchvision_faster_rcnn_eval():
     from_torchvision(sd)
 
 
+@pytest.mark.slow
 def test_training_losses_with_and_without_ground_truth():
   model = _tiny()
   x = jax.random.uniform(jax.random.key(0), (2, 64, 64, 3))
@@ -135,6 +136,7 @@ def test_bad_image_size():
     _tiny().init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))
 
 
+@pytest.mark.slow
 def test_task_smoke_run_writes_metrics_and_pictures(tmp_path):
   import json
   from conftest import load_config

@@ -153,6 +153,7 @@ def _config(name):
   return load_config(name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', ['localization_canvas', 'landmarks_canvas'])
 def test_task_smoke_runs(name, tmp_path):
   from cnn_jax.tasks import localization as task

@@ -80,6 +80,7 @@ def test_two_processes_train_like_one(two_process_run, tmp_path):
   assert two_eval['eval/accuracy'] == one.eval['accuracy']
 
 
+@pytest.mark.slow
 def test_sigterm_to_one_process_stops_both_at_one_step_and_resumes_bit_equal(
     two_process_run, tmp_path):
   workdir = tmp_path / 'cut'

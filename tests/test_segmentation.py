@@ -193,6 +193,7 @@ def test_nuclei_tile_quadrants_and_crops(nuclei_tile):
     nuclei.quadrant_slices(4)
 
 
+@pytest.mark.slow
 def test_segmentation_task_smoke_and_bad_masks(tmp_path, nuclei_tile):
   from conftest import load_config
   from cnn_jax.tasks import segmentation

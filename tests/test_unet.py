@@ -81,6 +81,7 @@ def test_sizes_the_unet_cannot_take_are_named():
     unet.UNet(padding='same').check_size(32, 32)
 
 
+@pytest.mark.slow
 def test_encoder_decoders_shapes_and_the_pretrained_mobilenet_encoder(tmp_path):
   """Shapes from the layer tables (no compile); the ImageNet MobileNetV2 variables drop into
   the U-Net's encoder unchanged and give the headless backbone's stage outputs."""

@@ -193,6 +193,7 @@ def test_detection_accumulator_skips_padding_rows():
   np.testing.assert_allclose([ra['AP'], ra['voc_AP50']], 1.0, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_yolo_smoke_run_writes_anchors_metrics_and_pictures(tmp_path):
   from cnn_jax.tasks import yolo as yolo_task
   config = load_config('yolo_canvas')
@@ -245,6 +246,7 @@ def test_bad_inputs_are_refused_with_the_key_to_change(tmp_path):
     yolo_task.check_boxes(np.array([[[5., 5., 3., 9.]]]), np.array([[True]]), (16, 16), 'test')
 
 
+@pytest.mark.slow
 def test_pretrained_mobilenet_backbone_loads_under_backbone(tmp_path):
   """init_from='imagenet' puts the real MobileNetV2 weights (headless) under 'backbone'."""
   from cnn_jax import weights
