@@ -286,6 +286,7 @@ def test_gallery_smoke_draws_every_row(tmp_path):
                              [y1, w - x2, y2, w - x1], atol=0.2)
 
 
+@pytest.mark.slow
 def test_bench_augment_smoke_times_the_step_with_and_without_augmentation(tmp_path):
   from conftest import load_config
   from cnn_jax.tasks import benchmark

@@ -58,6 +58,7 @@ def test_report_table_json_and_external(tmp_path):
   assert json.loads(path.read_text())['machine']['backend'] == jax.default_backend()
 
 
+@pytest.mark.slow
 def test_conv_suite_smoke_in_process(tmp_path):
   config = load_config('bench_conv')
   report = benchmark.run(config, str(tmp_path))

@@ -1,9 +1,12 @@
 """The LeNet-5 training benchmark runs end to end: bare step and full loop side by side."""
+import pytest
+
 from conftest import load_config
 from cnn_jax import bench
 from cnn_jax.tasks import benchmark
 
 
+@pytest.mark.slow
 def test_bench_train_lenet5_smoke(tmp_path):
   report = benchmark.run(load_config('bench_train_lenet5'), str(tmp_path))
   rows = {r.impl: r for r in report.results}

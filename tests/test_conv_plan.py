@@ -34,6 +34,7 @@ def _plan_of(x_shape, w_shape, kw):
   return plan(x_shape, w_shape, strides, (1,) * rank, kw.get('groups', 1))
 
 
+@pytest.mark.slow
 def test_every_plan_branch_equals_lax_conv_in_values_and_gradients():
   cases = {}
   for name, (x_shape, w_shape, kw, want) in BRANCHES.items():

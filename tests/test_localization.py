@@ -131,6 +131,7 @@ def test_landmark_gradient_is_zero_for_invalid_points():
   assert np.all(np.asarray(g)[~np.asarray(valid)] == 0) and np.all(np.asarray(g)[0, [0, 1, 3]] != 0)
 
 
+@pytest.mark.slow
 def test_head_shapes_and_errors():
   net = LocalizationNet(num_classes=3, num_landmarks=5, widths=(4, 8), hidden=16)
   x = jnp.zeros((2, 16, 16, 1))

@@ -75,6 +75,7 @@ def _orl_photos():
   return singles, np.repeat(mosaic[..., None], 3, -1)
 
 
+@pytest.mark.slow
 def test_cascade_equals_facenet_on_orl_mosaic(variables):
   """8 faces in one 224 x 368 image: every stage, both NMS kinds, one compile."""
   _, mosaic = _orl_photos()

@@ -180,6 +180,7 @@ def test_resize_centre_crop_by_hand():
   assert resize_centre_crop(tall, 14).shape == (14, 14, 1)
 
 
+@pytest.mark.slow
 def test_imagenet_recipe_runs_on_mock_variable_size_images(tmp_path, monkeypatch):
   """tfds:imagenet2012 end to end: mock images of varying sizes, resized and centre-cropped
   on the host, evaluated on the 'validation' split (a LeNet-5 head keeps it cheap)."""

@@ -33,6 +33,7 @@ def _both(model, params, image):
 @settings(max_examples=3, deadline=None)
 @given(height=st.integers(28, 57), width=st.integers(28, 57), channels=st.sampled_from([1, 3]),
        seed=st.integers(0, 2 ** 16))
+@pytest.mark.slow
 def test_convolutional_equals_naive_on_every_window_valid(height, width, channels, seed):
   model, params = _model_and_params(channels=channels, seed=seed)
   image = jax.random.uniform(jax.random.key(seed), (height, width, channels))

@@ -76,6 +76,7 @@ def test_init_from_another_workdir_with_a_new_head(smoke_config, tmp_path):
   assert not _same(source.state.params['FC3'], tuned.state.params['FC3'])
 
 
+@pytest.mark.slow
 def test_linear_probe_on_imagenet_mobilenet_keeps_backbone_and_bn_stats_bit_identical(tmp_path):
   """The real ImageNet MobileNetV2 (offline carrier; fetched once into the cache), backbone
   frozen: after training, its weights and batch-norm statistics equal the file's exactly."""

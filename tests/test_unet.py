@@ -55,6 +55,7 @@ def test_same_unet_keeps_the_size_and_transpose_conv_scatters_by_hand():
   np.testing.assert_array_equal(y, expected)
 
 
+@pytest.mark.slow
 def test_overlap_tile_equals_the_whole_image_output():
   """Depth 2 (margin 20): a 52x52 output from 92x92 mirrored input, in 60-px tiles (20-px
   outputs) starting on multiples of 4, equals the whole-image output."""

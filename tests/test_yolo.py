@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from conftest import load_config
-from cnn_jax.losses.yolo import YoloLossConfig, yolo_loss, yolo_loss_terms
+from cnn_jax.losses import yolo as yolo_losses
+from cnn_jax.losses.yolo import YoloLossConfig
+
+# One compile per shape instead of op-by-op dispatch (the hand cases call these many times).
+yolo_loss_terms = jax.jit(yolo_losses.yolo_loss_terms, static_argnums=(5, 6, 7))
+yolo_loss = jax.jit(yolo_losses.yolo_loss, static_argnums=(5, 6, 7))
 from cnn_jax.metrics.detection_eval import DetectionAccumulator
 from cnn_jax.ops import anchor_kmeans, yolo
 
