@@ -18,7 +18,9 @@ from cnn_jax.train import optim
 from conftest import load_config
 from zoo_testing import FAST_COMPILE, numpy_variables
 
-FAMILIES = ['alexnet', 'vgg', 'resnet', 'googlenet', 'mobilenet_v1', 'mobilenet_v2']
+# GoogLeNet's and MobileNetV2's compiles are the longest (~25 s each): run with pytest -m slow.
+FAMILIES = ['alexnet', 'vgg', 'resnet', pytest.param('googlenet', marks=pytest.mark.slow),
+            'mobilenet_v1', pytest.param('mobilenet_v2', marks=pytest.mark.slow)]
 STEPS = 5
 
 
