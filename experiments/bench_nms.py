@@ -4,7 +4,9 @@ Command:
   python launch.py --config experiments/bench_nms.py [--workdir runs/bench_nms]
 
 Reference timings (torchvision nms / batched_nms / roi_align, pycocotools COCOeval) come from
-  /work/torchvenv/bin/python cnn_jax/benchmarks/_boxes_reference.py --out benchmarks/torch_results/boxes.json
+  python cnn_jax/benchmarks/_boxes_reference.py --out benchmarks/torch_results/boxes.json
+run in a throwaway venv (`python -m venv torchref && torchref/bin/pip install torch==2.14.1
+torchvision==0.29.1 pycocotools`)
 and join the table as impl 'reference' (the suite runs them itself when torch, torchvision
 and pycocotools are importable). Prints one line per case, then a table: compile time,
 median and p10-p90 per call, and 'vs reference' = reference time / cnn_jax time (> 1: cnn_jax

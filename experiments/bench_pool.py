@@ -6,7 +6,7 @@ Command:
 Prints the matmul peak, then one line per (workload, pass, impl) and a table: compile time,
 median and p10-p90 per call, window-cell Gop/s, speedup vs `lax.reduce_window` ('xla'), and
 time ratio vs PyTorch when `benchmarks/torch_results/pool.json` exists (made by
-`/work/torchvenv/bin/python benchmarks/torch_reference.py pool`).
+`python benchmarks/torch_reference.py pool` in a throwaway venv with torch==2.14.1).
 Tuples can be overridden: --config.shapes="('resnet18',)" --config.passes="('fwd+bwd',)".
 Time and result on the 2-core CPU (shared, load ~8): 1 min 19 s. 'slices' vs reduce_window:
 2-3x on 2x2/2 pools, 1.3-1.8x fwd+bwd on 3x3, 0.01x for the 7x7 global backward (use

@@ -5,7 +5,7 @@ this file run as a script in a venv that has torch, torchvision and pycocotools 
 project dependency): it times the same workloads there and writes a `cnn_jax.bench` JSON
 (impl 'reference') that the benchmark task shows next to the JAX rows:
 
-    /work/torchvenv/bin/python cnn_jax/benchmarks/_boxes_reference.py \
+    python cnn_jax/benchmarks/_boxes_reference.py \
         --out benchmarks/torch_results/boxes.json [--smoke]
 
 This file imports neither jax nor cnn_jax (it runs in that other venv).

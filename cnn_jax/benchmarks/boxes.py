@@ -74,8 +74,9 @@ def cases(config) -> list[bench.Case]:
     print(f'torch, torchvision and pycocotools importable: timing them into {external[0]}')
     ref.write(ref.reference_results(smoke, runs=int(config.get('runs', 10))), external[0])
   elif external and not os.path.exists(external[0]):
-    print(f'(no reference timings: run `/work/torchvenv/bin/python '
-          f'cnn_jax/benchmarks/_boxes_reference.py --out {external[0]}` to add them)')
+    print(f'(no reference timings: run `python '
+          f'cnn_jax/benchmarks/_boxes_reference.py --out {external[0]}` in a throwaway venv with '
+          'torch, torchvision and pycocotools to add them)')
 
   out = []
   for n in s['nms']:
