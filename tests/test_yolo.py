@@ -248,7 +248,8 @@ def test_bad_inputs_are_refused_with_the_key_to_change(tmp_path):
   with pytest.raises(ValueError, match='stride 8'):
     yolo_task.run(config, str(tmp_path / 'b'))
   with pytest.raises(ValueError, match='outside'):
-    yolo_task.check_boxes(np.array([[[5., 5., 3., 9.]]]), np.array([[True]]), (16, 16), 'test')
+    from cnn_jax.data import canvases
+    canvases.check_boxes(np.array([[[5., 5., 3., 9.]]]), np.array([[True]]), (16, 16), 'test')
 
 
 @pytest.mark.slow

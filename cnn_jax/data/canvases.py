@@ -97,6 +97,24 @@ class CanvasConfig:
     return round(SOURCE_SIDE * self.scale[0]), round(SOURCE_SIDE * self.scale[1])
 
 
+def config_from(mapping) -> CanvasConfig:
+  """A CanvasConfig from a config section (e.g. `config.data.canvas.to_dict()`): lists -> tuples."""
+  return CanvasConfig(**{k: tuple(v) if isinstance(v, (list, tuple)) else v
+                         for k, v in dict(mapping).items()})
+
+
+def check_boxes(boxes: np.ndarray, valid: np.ndarray, size: tuple[int, int], what: str) -> None:
+  """Refuses valid boxes with x2 <= x1 / y2 <= y1 or outside the (H, W) image, naming the first."""
+  h, w = size
+  b = boxes[valid]
+  bad = ((b[:, 2] <= b[:, 0]) | (b[:, 3] <= b[:, 1]) | (b[:, 0] < 0) | (b[:, 1] < 0)
+         | (b[:, 2] > w) | (b[:, 3] > h))
+  if bad.any():
+    raise ValueError(f'{what}: box {b[np.argmax(bad)].tolist()} is empty or outside the '
+                     f'{h}x{w} image; boxes must be xyxy pixels with x1 < x2 <= W, y1 < y2 <= H '
+                     '(clip them when reading the dataset).')
+
+
 def check_config(cfg: CanvasConfig) -> None:
   """Raises ValueError naming the limit when `cfg` asks for something impossible."""
   (h, w), (k0, k), (s0, s1) = cfg.size, cfg.objects, cfg.sides

@@ -16,11 +16,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnn_jax.data import canvases
 from cnn_jax.losses.faster_rcnn import faster_rcnn_losses
 from cnn_jax.metrics.detection_eval import DetectionAccumulator
 from cnn_jax.models.faster_rcnn import FasterRCNN
 from cnn_jax.tasks import _supervised
-from cnn_jax.tasks.yolo import canvas_config, check_boxes
 
 
 class FasterRCNNTask(_supervised.Task):
@@ -29,15 +29,14 @@ class FasterRCNNTask(_supervised.Task):
 
   def __init__(self, config):
     super().__init__(config)
-    self.canvas = canvas_config(config)
+    self.canvas = canvases.config_from(config.data.canvas.to_dict())
     self.size = self.canvas.size
 
   def load_data(self):
-    from cnn_jax.data import canvases
     d = self.config.data
     dataset = canvases.load(self.canvas, d.num_train, d.num_test, seed=d.canvas_seed)
     train = dataset.train.arrays
-    check_boxes(train['boxes'], train['valid'], self.size, 'training canvases')
+    canvases.check_boxes(train['boxes'], train['valid'], self.size, 'training canvases')
     return dataset
 
   def build_model(self, dataset):

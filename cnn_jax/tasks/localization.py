@@ -33,13 +33,6 @@ MODES = ('box', 'landmarks')
 LEFT, RIGHT = canvases.KEYPOINT_NAMES.index('left'), canvases.KEYPOINT_NAMES.index('right')
 
 
-def canvas_config(config) -> canvases.CanvasConfig:
-  """config.data.canvas as a CanvasConfig (tuples for the sequence fields)."""
-  c = config.data.canvas.to_dict()
-  return canvases.CanvasConfig(**{k: tuple(v) if isinstance(v, (list, tuple)) else v
-                                  for k, v in c.items()})
-
-
 class Localization(_supervised.Task):
   """See the module docstring."""
   augment_targets = {'boxes': 'boxes', 'boxes_valid': 'boxes_valid', 'points': 'points',
@@ -52,7 +45,7 @@ class Localization(_supervised.Task):
                        '(config.mode).')
     self.box_mode = config.mode == 'box'
     self.progress = (('loss', 'localization_accuracy') if self.box_mode else ('loss', 'nme'))
-    self.canvas = canvas_config(config)
+    self.canvas = canvases.config_from(config.data.canvas.to_dict())
     self.size = self.canvas.size
     if self.box_mode and self.canvas.objects[1] != 1:
       raise ValueError(f'mode "box" localizes one object: config.data.canvas.objects must be '

@@ -31,32 +31,13 @@ from cnn_jax.ops import anchor_kmeans, yolo
 from cnn_jax.tasks import _supervised
 
 
-def canvas_config(config) -> canvases.CanvasConfig:
-  """config.data.canvas as a CanvasConfig (tuples for the sequence fields)."""
-  c = config.data.canvas.to_dict()
-  return canvases.CanvasConfig(**{k: tuple(v) if isinstance(v, (list, tuple)) else v
-                                  for k, v in c.items()})
-
-
-def check_boxes(boxes: np.ndarray, valid: np.ndarray, size: tuple[int, int], what: str) -> None:
-  """Refuses boxes with x2 <= x1 / y2 <= y1 or outside the (H, W) image, naming the first."""
-  h, w = size
-  b = boxes[valid]
-  bad = ((b[:, 2] <= b[:, 0]) | (b[:, 3] <= b[:, 1]) | (b[:, 0] < 0) | (b[:, 1] < 0)
-         | (b[:, 2] > w) | (b[:, 3] > h))
-  if bad.any():
-    raise ValueError(f'{what}: box {b[np.argmax(bad)].tolist()} is empty or outside the '
-                     f'{h}x{w} image; boxes must be xyxy pixels with x1 < x2 <= W, y1 < y2 <= H '
-                     '(clip them when reading the dataset).')
-
-
 class Yolo(_supervised.Task):
   """See the module docstring."""
   progress = ('loss', 'object', 'no_object', 'coord', 'class')
 
   def __init__(self, config):
     super().__init__(config)
-    self.canvas = canvas_config(config)
+    self.canvas = canvases.config_from(config.data.canvas.to_dict())
     self.size = self.canvas.size
     self.loss_cfg = YoloLossConfig(**config.loss.to_dict())
     self.anchors = None
@@ -66,7 +47,7 @@ class Yolo(_supervised.Task):
     d = self.config.data
     dataset = canvases.load(self.canvas, d.num_train, d.num_test, seed=d.canvas_seed)
     train = dataset.train.arrays
-    check_boxes(train['boxes'], train['valid'], self.size, 'training canvases')
+    canvases.check_boxes(train['boxes'], train['valid'], self.size, 'training canvases')
     self.anchors = self._anchors(train['boxes'], train['valid'])
     return dataset
 

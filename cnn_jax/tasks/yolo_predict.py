@@ -71,8 +71,7 @@ def run(config, workdir: str) -> dict:
     images = np.stack([_fit_image(im, size, cfg.data.channels) for im in originals])
     names = list(config.images)
   else:
-    from cnn_jax.tasks.yolo import canvas_config
-    test = canvases.generate(canvas_config(cfg), 'test', config.num_canvases,
+    test = canvases.generate(canvases.config_from(cfg.data.canvas.to_dict()), 'test', config.num_canvases,
                              seed=cfg.data.canvas_seed)
     images = test['image'].astype(np.float32) / 255
     if cfg.data.channels == 3 and images.shape[-1] == 1:
