@@ -47,6 +47,29 @@ def test_fashion_mnist_reads_idx_files(fashion_dir):
   assert ds.test.labels.tolist() == [i % 10 for i in range(20)]
 
 
+def test_label_out_of_range_names_value_index_and_key(tmp_path):
+  """Labels >= num_classes (EMNIST letters in a Fashion-MNIST folder) or < 0 are refused at
+  load (in-memory splits) or per batch (TFDS), naming the label, its example and the key."""
+  rng = np.random.default_rng(0)
+  for prefix, labels in (('train', [0, 1, 2, 12, 3]), ('t10k', [0, 1])):
+    write_idx(tmp_path / f'{prefix}-images-idx3-ubyte.gz', rng.integers(0, 256, (len(labels), 28, 28)))
+    write_idx(tmp_path / f'{prefix}-labels-idx1-ubyte.gz', np.array(labels))
+  with pytest.raises(sources.LabelOutOfRangeError,
+                     match=r"Label 12 of example 3 in the train split of 'fashion_mnist' is "
+                           r'outside 0\.\.9.*config\.model\.num_classes'):
+    sources.load('fashion_mnist', str(tmp_path))
+  with pytest.raises(ValueError, match='Label -1 of example 7 in the test split'):
+    sources.Dataset('x', sources.ArraySplit(np.zeros((2, 1)), np.array([0, 1])),
+                    sources.ArraySplit(np.zeros((9, 1)), np.array([0] * 7 + [-1, 0])), 2, ('a', 'b'))
+  from cnn_jax.data.tfds_source import TfdsSplit
+  split = TfdsSplit([{'image': np.zeros((2, 2, 1), np.uint8), 'label': k} for k in (0, 5, 10)],
+                    num_classes=10, where="the 'train' split of tfds:mine")
+  assert split.get(np.array([1, 0]))['label'].tolist() == [5, 0]
+  with pytest.raises(sources.LabelOutOfRangeError,
+                     match="Label 10 of example 2 in the 'train' split of tfds:mine"):
+    split.get(np.array([0, 2]))
+
+
 def test_missing_fashion_mnist_says_how_to_install(tmp_path):
   with pytest.raises(sources.DatasetNotFoundError, match='apt-get install dataset-fashion-mnist'):
     sources.load('fashion_mnist', str(tmp_path))

@@ -20,7 +20,8 @@ import numpy as np
 
 # The types stay reachable as sources.Dataset etc. (the loaders' return types); they are
 # defined in data.dataset so that tfds_source and the other loaders need not import this.
-from cnn_jax.data.dataset import ArraySplit, Dataset, DatasetNotFoundError, Split  # noqa: F401
+from cnn_jax.data.dataset import (  # noqa: F401
+    ArraySplit, Dataset, DatasetNotFoundError, LabelOutOfRangeError, Split)
 from cnn_jax.data.tfds_source import load_tfds
 
 FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist'

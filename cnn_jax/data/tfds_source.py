@@ -7,15 +7,18 @@ import dataclasses
 
 import numpy as np
 
-from cnn_jax.data.dataset import Dataset, DatasetNotFoundError
+from cnn_jax.data.dataset import Dataset, DatasetNotFoundError, check_labels
 
 
 @dataclasses.dataclass
 class TfdsSplit:
-  """One split of a TFDS data source; images decoded to uint8 [H, W, C]."""
+  """One split of a TFDS data source; images decoded to uint8 [H, W, C]. With `num_classes`
+  each batch's labels are checked to lie in [0, num_classes) (`where` names the split)."""
   source: object
   image_key: str = 'image'
   label_key: str = 'label'
+  num_classes: int | None = None
+  where: str = 'a TFDS split'
 
   def __len__(self) -> int:
     return len(self.source)
@@ -29,8 +32,10 @@ class TfdsSplit:
       stacked = ragged
     else:
       stacked = np.stack(images)
-    return {'image': stacked,
-            'label': np.asarray([e[self.label_key] for e in examples], np.int32)}
+    labels = np.asarray([e[self.label_key] for e in examples], np.int32)
+    if self.num_classes is not None:  # (ImageNet's unlabelled test split has -1)
+      check_labels(labels, self.num_classes, self.where, indices)
+    return {'image': stacked, 'label': labels}
 
 
 # Datasets whose labelled held-out split is not called 'test' (ImageNet's test labels are -1).
@@ -62,5 +67,6 @@ def load_tfds(name: str, data_dir: str = '', train_split: str = 'train',
   info = sources[train_split].dataset_info
   label = info.features['label']
   names = tuple(label.names) if getattr(label, 'names', None) else tuple(map(str, range(label.num_classes)))
-  return Dataset(f'tfds:{name}', TfdsSplit(sources[train_split]), TfdsSplit(sources[test_split]),
-                 label.num_classes, names)
+  split = lambda s: TfdsSplit(sources[s], num_classes=label.num_classes,
+                              where=f'the {s!r} split of tfds:{name}')
+  return Dataset(f'tfds:{name}', split(train_split), split(test_split), label.num_classes, names)
