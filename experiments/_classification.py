@@ -28,6 +28,7 @@ def base() -> ml_collections.ConfigDict:
       batch_size=128,        # global batch, split over devices and processes
       eval_batch_size=500,
       augment='',            # on-device augmentation spec (cnn_jax.ops.augment), '' = none
+      host_augment='',       # host, before batching, on images of any size: '' | inception_crop|flip_lr
       normalize='',          # '' (inputs in [0, 1]) | 'imagenet' (torchvision's mean/std)
       train_per_class=0,     # > 0: keep only this many training images per class
   ))
@@ -54,7 +55,8 @@ def base() -> ml_collections.ConfigDict:
       boundaries=(), decay_rate=0.1,   # 'step': multiply by decay_rate at each boundary
   ))
   c.train = ml_collections.ConfigDict(dict(
-      steps=1000, log_every=50, eval_every=500, checkpoint_every=500, keep_checkpoints=2))
+      steps=1000, log_every=50, eval_every=500, checkpoint_every=500, keep_checkpoints=2,
+      preemption_check_every=10))  # several processes: steps between SIGTERM checks
   # Test-time evaluators beside the plain one (tasks/test_time.py, docs/test_time.md):
   # multicrop averages the softmax over crops of the test image padded by crop_border px
   # ('' = off, 'flip' = image + mirror, 'ten_crop' = 4 corners + centre and their mirrors,

@@ -58,7 +58,8 @@ def base() -> ml_collections.ConfigDict:
   c.schedule = ml_collections.ConfigDict(dict(
       name='warmup_cosine', warmup_steps=50, end_fraction=0.0, boundaries=(), decay_rate=0.1))
   c.train = ml_collections.ConfigDict(dict(
-      steps=600, log_every=50, eval_every=200, checkpoint_every=200, keep_checkpoints=2))
+      steps=600, log_every=50, eval_every=200, checkpoint_every=200, keep_checkpoints=2,
+      preemption_check_every=10))  # several processes: steps between SIGTERM checks
   return c
 
 

@@ -150,23 +150,6 @@ def make_loss(features: Features, config):
   return loss_fn
 
 
-def bind_line_search(tx: optax.GradientTransformation, value_fn) -> optax.GradientTransformation:
-  """`optax.lbfgs` as a plain GradientTransformation for the generic train step.
-
-  Its zoom line search needs the loss at the current point (`value`) and `value_fn` to try
-  other points; `step.make_train_step` passes neither. `value_fn(params) -> loss` is bound
-  here (it closes over the step's constants, which XLA then holds as program constants: the
-  cost of this adapter), and `value` is the one the line search stored at the accepted
-  point on the previous step (computed afresh only on the first, where it is +inf).
-  """
-  def update(updates, state, params):
-    cached = optax.tree_utils.tree_get(state, 'value')
-    value = jax.lax.cond(jnp.isinf(cached), lambda p: value_fn(p).astype(cached.dtype),
-                         lambda p: cached, params)
-    return tx.update(updates, state, params, value=value, grad=updates, value_fn=value_fn)
-  return optax.GradientTransformation(tx.init, update)
-
-
 def _constants(features: Features, content, styles, config) -> dict:
   """{'vgg': variables, 'content': content activations, 'grams': blended style targets}."""
   names = sorted(set(config.style_layers) | {config.content_layer})
@@ -211,8 +194,8 @@ def optimise(features: Features, content, styles, config, workdir: str, previous
                   config.parametrisation)
   tx = make_optimizer(config.optimizer, config.parametrisation)
   loss_fn = make_loss(features, config)
-  if config.optimizer.name == 'lbfgs':
-    tx = bind_line_search(tx, lambda p: loss_fn(p, {}, None, None, constants)[0])
+  # L-BFGS needs no adapter: the generic step recognises its line-search state and passes
+  # value, grad and a value_fn over the step's own (traced) constants.
   state = state_lib.TrainState.create({'image': z0}, {}, tx, key)
   # optax.lbfgs' state shares buffers (e.g. zero trees) between leaves; the step donates the
   # state, and XLA refuses to donate one buffer twice: give every leaf its own.

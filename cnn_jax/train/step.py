@@ -16,6 +16,18 @@ style targets (Gram matrices), a fixed content image. They are passed explicitly
 call, replicated on every device and never donated, instead of being closed over (a closed-
 over array becomes a constant baked into the compiled program, outside the sharding and
 copied into every executable). `batch` may be None (a run without a dataset).
+
+Optimizers with a line search (`optax.lbfgs`, or any chain holding
+`optax.scale_by_zoom_linesearch` / `scale_by_backtracking_linesearch`) are recognised from
+their state and get what optax's documented loop passes them:
+
+    tx.update(grads, opt_state, params, value=loss, grad=grads, value_fn=f)
+    f(p) = loss_fn(p, model_state, batch, key, *constants)[0]
+
+`f` closes over the step's traced arguments (batch, constants), so nothing is baked into the
+compiled program; the line search evaluates the loss (and gradient) at trial points inside
+the same jitted step. Parameters must stay valid at every trial point, so keep a range by a
+reparametrisation (e.g. a sigmoid) rather than a projection after the update.
 """
 from typing import Any, Callable
 
@@ -26,6 +38,14 @@ from cnn_jax.train.sharding import batch_sharded, replicated
 from cnn_jax.train.state import TrainState
 
 LossFn = Callable[..., tuple[jax.Array, tuple[Any, dict]]]
+_LINE_SEARCH_STATES = (optax.ScaleByZoomLinesearchState, optax.ScaleByBacktrackingLinesearchState)
+
+
+def has_line_search(opt_state) -> bool:
+  """True when `opt_state` holds an optax line search's state (its `update` then needs
+  `value`, `grad` and `value_fn`)."""
+  is_ls = lambda x: isinstance(x, _LINE_SEARCH_STATES)
+  return any(is_ls(x) for x in jax.tree.leaves(opt_state, is_leaf=is_ls))
 
 
 def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation, mesh: jax.sharding.Mesh,
@@ -33,13 +53,20 @@ def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation, mesh: jax
   """`step(state, batch) -> (state, metrics)`, or `step(state, batch, constants)` when
   `constants` is True (then `loss_fn` takes them as its fifth argument). Metrics add 'loss',
   'grad_norm', 'update_norm' and 'learning_rate' (the rate used for this update) to
-  `loss_fn`'s."""
+  `loss_fn`'s. A line-search optimizer (see the module docstring) also gets `value`, `grad`
+  and `value_fn`."""
 
   def step(state: TrainState, batch, *const) -> tuple[TrainState, dict]:
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+    key = state.step_key()
     (loss, (model_state, metrics)), grads = grad_fn(state.params, state.model_state, batch,
-                                                    state.step_key(), *const)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+                                                    key, *const)
+    if has_line_search(state.opt_state):  # static: the state's structure, known when tracing
+      value_fn = lambda p: loss_fn(p, state.model_state, batch, key, *const)[0]
+      updates, opt_state = tx.update(grads, state.opt_state, state.params, value=loss,
+                                     grad=grads, value_fn=value_fn)
+    else:
+      updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     # update_norm catches an update that breaks the parameters (an infinite learning rate)
     # at the step it happens, before a checkpoint could save them.
