@@ -177,9 +177,9 @@ def _init_image(content, config, key, previous=None):
   return (1 - mix) * content + mix * noise
 
 
-def optimise(features: Features, content, styles, config, workdir: str, previous=None,
-             show_progress: bool = True) -> tuple[np.ndarray, dict]:
-  """One Gatys run at the content's size in `workdir`: returns (image [H, W, 3], stats)."""
+def setup(features: Features, content, styles, config, previous=None):
+  """The run's pieces: (train_step, state, constants, loss_fn), `train_step(state, None,
+  constants)` the generic jitted step (donating `state`). Checks the config first."""
   if config.parametrisation not in PARAMETRISATIONS:
     raise ValueError(f'config.parametrisation={config.parametrisation!r}; choose one of '
                      f'{PARAMETRISATIONS}.')
@@ -194,13 +194,26 @@ def optimise(features: Features, content, styles, config, workdir: str, previous
                   config.parametrisation)
   tx = make_optimizer(config.optimizer, config.parametrisation)
   loss_fn = make_loss(features, config)
-  # L-BFGS needs no adapter: the generic step recognises its line-search state and passes
-  # value, grad and a value_fn over the step's own (traced) constants.
   state = state_lib.TrainState.create({'image': z0}, {}, tx, key)
   # optax.lbfgs' state shares buffers (e.g. zero trees) between leaves; the step donates the
-  # state, and XLA refuses to donate one buffer twice: give every leaf its own.
-  state = jax.tree.map(jnp.copy, state)
+  # state, and XLA refuses to donate one buffer twice: give every leaf its own. The copy also
+  # drops weak types (the line-search info starts weakly typed and comes back strong, which
+  # would make the second step compile the whole program again).
+  state = jax.tree.map(lambda x: jnp.array(x, dtype=x.dtype), state)
+  # Placed as the step returns it (replicated on the mesh): a state on another sharding
+  # would make the second call compile again.
+  state = sharding.replicate(state, mesh)
+  # L-BFGS needs no adapter: the generic step recognises its line-search state and passes
+  # value, grad and a value_fn over the step's own (traced) constants.
   train_step = step_lib.make_train_step(loss_fn, tx, mesh, constants=True)
+  return train_step, state, constants, loss_fn
+
+
+def optimise(features: Features, content, styles, config, workdir: str, previous=None,
+             show_progress: bool = True) -> tuple[np.ndarray, dict]:
+  """One Gatys run at the content's size in `workdir`: returns (image [H, W, 3], stats).
+  stats' compile_seconds = first call - mean of the later steps (seconds_per_step)."""
+  train_step, state, constants, loss_fn = setup(features, content, styles, config, previous)
   timed = {'steps': 0, 'seconds': 0.0, 'compile': None}
 
   def step(st, batch):
@@ -229,8 +242,9 @@ def optimise(features: Features, content, styles, config, workdir: str, previous
   final, _ = loss_fn(result.state.params, {}, None, None, constants)
   stats = {'loss': float(final), 'steps': config.steps, 'interrupted': result.interrupted,
            'resumed_from': result.resumed_from,
-           'compile_seconds': timed['compile'],
            'seconds_per_step': timed['seconds'] / timed['steps'] if timed['steps'] else None}
+  if timed['compile'] is not None:  # None when a resumed run had no steps left
+    stats['compile_seconds'] = timed['compile'] - (stats['seconds_per_step'] or 0.0)
   return image, stats
 
 
