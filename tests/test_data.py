@@ -147,3 +147,70 @@ def test_prepare_images_pads_resizes_and_converts_channels():
     prepare_images(img, 20, 'pad', 1)
   with pytest.raises(ValueError, match='Unknown resize'):
     prepare_images(img, 32, 'crop', 1)
+
+
+def test_inception_crop_box_is_the_formula_and_its_statistics():
+  """(top, left, h, w) = the torchvision / Inception definition, drawn by hand from the same
+  Generator; the sampled area fraction and log-aspect have the uniform laws' moments."""
+  import math
+  from cnn_jax.data.transforms import inception_crop_box
+  fractions, log_aspects = [], []
+  for seed in range(2000):
+    # scale <= 0.5 on a square image: every first draw fits (s r <= 2/3), no retry
+    top, left, h, w = inception_crop_box(400, 400, np.random.default_rng(seed), (0.08, 0.5))
+    rng = np.random.default_rng(seed)
+    s, log_r = rng.uniform(0.08, 0.5), rng.uniform(math.log(3 / 4), math.log(4 / 3))
+    ew, eh = round(math.sqrt(s * 160000 * math.exp(log_r))), round(math.sqrt(s * 160000 / math.exp(log_r)))
+    assert (h, w) == (eh, ew) and (top, left) == (rng.integers(0, 401 - eh), rng.integers(0, 401 - ew))
+    fractions.append(h * w / 160000)
+    log_aspects.append(math.log(w / h))
+  # U(0.08, 0.5): mean 0.29, sd 0.121; log r ~ U(-0.288, 0.288): mean 0, sd 0.166 (n = 2000)
+  assert abs(np.mean(fractions) - 0.29) < 0.01 and abs(np.std(fractions) - 0.1212) < 0.01
+  assert abs(np.mean(log_aspects)) < 0.01 and abs(np.std(log_aspects) - 0.1661) < 0.01
+  for seed in range(300):  # the default scale on a landscape image: always inside, never empty
+    top, left, h, w = inception_crop_box(120, 200, np.random.default_rng(seed))
+    assert 0 <= top and top + h <= 120 and 0 <= left and left + w <= 200 and h > 0 and w > 0
+  # no draw fits a 10 x 1000 strip: the centre crop with its aspect clamped to 4/3
+  assert inception_crop_box(10, 1000, np.random.default_rng(0)) == (0, 493, 10, 13)
+  assert inception_crop_box(1000, 10, np.random.default_rng(0)) == (493, 0, 13, 10)
+
+
+def test_host_augment_crops_any_size_to_one_and_is_resumable_and_sharded():
+  from cnn_jax.data.transforms import host_augment, inception_crop_box
+  aug = host_augment('inception_crop|flip_lr(p=1.0)', 8)
+  ramp = np.broadcast_to(np.arange(40, dtype=np.uint8)[None, :, None], (30, 40, 3)).copy()
+  images = np.empty(2, object)
+  images[:] = [ramp, np.zeros((17, 9, 3), np.uint8)]
+  out = aug({'image': images, 'label': np.array([1, 2])},
+            [np.random.default_rng(0), np.random.default_rng(1)])['image']
+  assert out.shape == (2, 8, 8, 3) and out.dtype == np.uint8
+  top, left, h, w = inception_crop_box(30, 40, np.random.default_rng(0))
+  assert out[0, 0, 0, 0] >= out[0, 0, -1, 0]  # mirrored: the ramp now falls left to right
+  assert left + w - 1 >= out[0, 0, 0, 0] >= out[0, 0, -1, 0] >= left
+  with pytest.raises(ValueError, match='Unknown host augmentation'):
+    host_augment('inception|flip_lr', 8)
+  with pytest.raises(ValueError, match='must start with inception_crop'):
+    host_augment('flip_lr', 8)
+  with pytest.raises(ValueError, match=r"takes no argument\(s\) \['area'\]"):
+    host_augment('inception_crop(area=0.5)', 8)
+  assert host_augment('', 8) is None
+
+  rng = np.random.default_rng(0)
+  split = sources.ArraySplit(rng.integers(0, 256, (12, 20, 30, 3), np.uint8),
+                             np.arange(12, dtype=np.int32))
+  crop = host_augment('inception_crop|flip_lr', 8)
+  prep = lambda e: {'image': e['image'], 'label': e['label']}
+
+  def stream(procs, start, n):
+    its = [pipeline.train_batches(split, 4, prep, seed=1, start_step=start, process_index=p,
+                                  num_processes=procs, host_augment=crop) for p in range(procs)]
+    return [[next(it) for it in its] for _ in range(n)]
+
+  one = [b[0] for b in stream(1, 0, 4)]
+  resumed = [b[0] for b in stream(1, 2, 2)]
+  for a, b in zip(one[2:], resumed):
+    np.testing.assert_array_equal(a['image'], b['image'])
+  for a, parts in zip(one, stream(2, 0, 4)):  # process p holds positions p, p + 2
+    images = np.stack([parts[j % 2]['image'][j // 2] for j in range(4)])
+    np.testing.assert_array_equal(a['image'], images)
+  assert not np.array_equal(one[0]['image'], one[3]['image'])

@@ -1,6 +1,7 @@
 """Real 2-process jax.distributed runs on 127.0.0.1 (gloo collectives): they agree with one
-process, and a SIGTERM that reaches only process 1 stops both at the same step with one
-checkpoint, from which a resumed run ends bit-equal to an uninterrupted one."""
+process, and a SIGTERM that reaches only process 1 stops both at the same step (a multiple of
+config.train.preemption_check_every) with one checkpoint, from which a resumed run ends
+bit-equal to an uninterrupted one."""
 import json
 import os
 import signal
@@ -29,13 +30,13 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def _launch(workdir) -> list[subprocess.Popen]:
+def _launch(workdir, *extra: str) -> list[subprocess.Popen]:
   port = _free_port()
   env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2')
   return [subprocess.Popen(
       [sys.executable, str(REPO / 'launch.py'), '--config', 'experiments/lenet5_mnist.py:smoke',
        '--workdir', str(workdir), f'--coordinator_address=127.0.0.1:{port}', '--num_processes=2',
-       f'--process_id={i}', *OVERRIDES], cwd=REPO, env=env, stdout=subprocess.PIPE,
+       f'--process_id={i}', *OVERRIDES, *extra], cwd=REPO, env=env, stdout=subprocess.PIPE,
       stderr=subprocess.PIPE, text=True) for i in range(2)]
 
 
@@ -84,7 +85,8 @@ def test_two_processes_train_like_one(two_process_run, tmp_path):
 def test_sigterm_to_one_process_stops_both_at_one_step_and_resumes_bit_equal(
     two_process_run, tmp_path):
   workdir = tmp_path / 'cut'
-  procs = _launch(workdir)
+  every = '--config.train.preemption_check_every=4'  # the flags are combined every 4 steps
+  procs = _launch(workdir, every)
   deadline = time.time() + 300
   while _steps_logged(workdir) < 3 and time.time() < deadline and procs[0].poll() is None:
     time.sleep(0.01)
@@ -94,12 +96,12 @@ def test_sigterm_to_one_process_stops_both_at_one_step_and_resumes_bit_equal(
   for _, err in outs:
     assert 'Stopped by SIGTERM; checkpoint saved' in err
   stopped = Checkpointer(str(workdir)).latest_step()
-  assert 3 <= stopped < STEPS, stopped
+  assert 3 <= stopped < STEPS and stopped % 4 == 0, stopped
   # One checkpoint, written by both: each process's part of the same step is there.
   parts = os.listdir(workdir / 'checkpoints' / str(stopped) / 'default')
   assert {'ocdbt.process_0', 'ocdbt.process_1'} <= set(parts), parts
 
-  procs = _launch(workdir)
+  procs = _launch(workdir, every)
   outs = [p.communicate(timeout=400) for p in procs]
   for p, (_, err) in zip(procs, outs):
     assert p.returncode == 0, err[-3000:]

@@ -6,6 +6,7 @@ p_k = p_{k-1} * 0.5 + k, which makes every step's parameters distinct and checka
 import logging as std_logging
 import os
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -19,7 +20,7 @@ from cnn_jax.train.workdir import WorkdirNotWritableError, check_writable
 
 def _state():
   return TrainState.create({'w': jnp.zeros(64, jnp.float32)}, {}, optax.identity(),
-                           __import__('jax').random.key(0))
+                           jax.random.key(0))
 
 
 def _step(state, batch):
@@ -93,6 +94,40 @@ def test_every_checkpoint_damaged_starts_afresh_and_keeps_them_all(tmp_path, cap
   assert again.resumed_from is None and float(again.state.params['w'][0]) == _expected_w(2)
   assert 'training starts from step 0' in caplog.text
   assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['2', '2.corrupt-1']
+
+
+@pytest.mark.parametrize('every, sigterm_at, stops_at', [(1, 3, 3), (4, 3, 4), (4, 9, 12)])
+def test_preemption_checked_every_n_steps_stops_every_process_at_one_step(
+    tmp_path, monkeypatch, every, sigterm_at, stops_at):
+  """Several processes (simulated: process_count 2, the all-gather replaced by a recorder):
+  SIGTERM reaches the other process during step `sigterm_at`; the flags are combined only
+  at multiples of `every`, so every process (all call the all-gather at the same steps and
+  get the same answer) stops at the first multiple after it, with its checkpoint."""
+  from cnn_jax.train import loop
+  checks, done = [], [0]  # steps at which the all-gather ran; steps run so far
+
+  def any_process(flag):  # the other process's flag is up from step `sigterm_at` on
+    checks.append(done[0])
+    return flag or done[0] >= sigterm_at
+
+  def step(state, batch):
+    done[0] += 1
+    return _step(state, batch)
+
+  monkeypatch.setattr(loop, '_any_process', any_process)
+
+  class TwoProcessJax:  # loop's view of jax only (orbax must still see one process)
+    process_count = staticmethod(lambda: 2)
+    __getattr__ = lambda self, name: getattr(jax, name)
+
+  monkeypatch.setattr(loop, 'jax', TwoProcessJax())
+  result = fit(_state(), step, None, workdir=str(tmp_path), steps=20, show_progress=False,
+               preemption_check_every=every)
+  assert result.interrupted and int(result.state.step) == stops_at
+  assert checks == list(range(every, stops_at + 1, every))  # one all-gather per N steps
+  assert Checkpointer(str(tmp_path)).latest_step() == stops_at
+  with pytest.raises(ValueError, match='config.train.preemption_check_every=0 must be >= 1'):
+    fit(_state(), _step, None, workdir=str(tmp_path / 'x'), steps=2, preemption_check_every=0)
 
 
 def test_unwritable_workdir_fails_before_training(tmp_path):
@@ -201,3 +236,6 @@ def test_imagenet_recipe_runs_on_mock_variable_size_images(tmp_path, monkeypatch
     assert len(sizes) > 1  # the mock really gives different sizes
     result = classification.run(config, str(tmp_path))
   assert int(result.state.step) == 2 and int(result.eval['count']) == 6
+  # training batches were Inception crops of the decoded images, made on the host
+  assert config.data.host_augment.startswith('inception_crop') and not config.data.augment
+  assert classification.Classification(config).host_augment() is not None

@@ -12,6 +12,11 @@ on more processes see the same global batches (up to the order within a batch). 
 that needs structured batches (P identities x K images for a triplet loss) passes
 `sampler(k) -> global indices of batch k` instead; process p again takes every P-th one.
 
+Host augmentation (`host_augment(examples, rngs)`, e.g. the Inception crop of images of any
+size, `transforms.host_augment`) runs on the raw examples before `prepare`; example j of
+global batch k gets its own numpy Generator seeded by (seed, k, j), so crops too are a pure
+function of (seed, k), the same after a resume and on any number of processes.
+
 Eval: the split is padded to whole batches; `mask` is 1 for real examples and 0 for
 padding, so every test example counts exactly once on any number of processes.
 """
@@ -34,28 +39,35 @@ def _check_divisible(batch_size: int, num_processes: int, what: str) -> int:
 def train_batches(split: Split, batch_size: int, prepare: Prepare, *, seed: int,
                   start_step: int = 0, process_index: int = 0, num_processes: int = 1,
                   prefetch: int = 4,
-                  sampler: Callable[[int], np.ndarray] | None = None) -> Iterator[dict]:
+                  sampler: Callable[[int], np.ndarray] | None = None,
+                  host_augment: Callable[[dict, list], dict] | None = None) -> Iterator[dict]:
   """Yields this process's slice of global batch `start_step`, `start_step + 1`, ...:
-  `prepare(split.get(indices))` for its B/P indices of each global batch of B."""
+  `prepare(host_augment(split.get(indices), rngs))` for its B/P indices of each global
+  batch of B (without `host_augment`: `prepare(split.get(indices))`)."""
   local = _check_divisible(batch_size, num_processes, 'config.data.batch_size')
   if len(split) == 0:
     raise ValueError('The train split is empty: nothing to train on. Check config.data.dir '
                      '(the files it reads) and config.data.train_per_class.')
 
-  def load(indices: np.ndarray) -> dict:
-    return prepare(split.get(np.asarray(indices)))
+  def load(step_indices) -> dict:
+    step, indices = step_indices
+    examples = split.get(np.asarray(indices))
+    if host_augment is not None:  # this process holds positions p, p + P, ... of the batch
+      positions = range(process_index, batch_size, num_processes)
+      examples = host_augment(examples, [np.random.default_rng((seed, step, j)) for j in positions])
+    return prepare(examples)
 
   if sampler is None:
     ds = (grain.MapDataset.range(len(split)).shuffle(seed=seed).repeat()
           [process_index::num_processes].batch(local, drop_remainder=True))
-    ds = ds[start_step:]
+    ds = ds.map_with_index(lambda step, idx: (step, idx))[start_step:]
   else:
-    def indices_of(step: int) -> np.ndarray:
+    def indices_of(step: int) -> tuple[int, np.ndarray]:
       idx = np.asarray(sampler(step))
       if idx.shape != (batch_size,):
         raise ValueError(f'The sampler gave {idx.shape} indices for step {step}; expected '
                          f'({batch_size},) (config.data.batch_size).')
-      return idx[process_index::num_processes]
+      return step, idx[process_index::num_processes]
     ds = grain.MapDataset.range(start_step, 2**62).map(indices_of)
   options = grain.ReadOptions(num_threads=2, prefetch_buffer_size=prefetch)
   return iter(ds.map(load).to_iter_dataset(options))

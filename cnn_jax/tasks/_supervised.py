@@ -39,6 +39,7 @@ from absl import logging
 from cnn_jax import models
 from cnn_jax.data import pipeline, sources
 from cnn_jax.nn.freeze import running_average_batchnorm
+from cnn_jax.ops import conv_autotune
 from cnn_jax.train import evaluate as evaluate_lib
 from cnn_jax.train import loop, optim, sharding
 from cnn_jax.train import pretrained as pretrained_lib
@@ -143,6 +144,12 @@ class Task:
   def sampler(self, dataset) -> Callable[[int], np.ndarray] | None:
     """`sampler(k)` -> the global example indices of train batch k (e.g. P identities x K
     images), or None for the shuffled epochs of `data.pipeline.train_batches`."""
+    return None
+
+  def host_augment(self) -> Callable[[dict, list], dict] | None:
+    """Training-only host augmentation of the raw examples before `prepare`,
+    `augment(examples, rngs)` with one numpy Generator per example (e.g. the Inception
+    crop of images of any size: `data.transforms.host_augment`); None: none."""
     return None
 
   def prepare(self, examples: dict) -> dict:
@@ -324,9 +331,10 @@ def run(task: Task, workdir: str) -> loop.FitResult:
   train_batches, items = None, 1
   if dataset is not None:
     sampler = task.sampler(dataset)
+    host_aug = task.host_augment()
     train_batches = lambda start: (sharding.global_batch(b, mesh) for b in pipeline.train_batches(
         dataset.train, config.data.batch_size, task.prepare, seed=config.seed, start_step=start,
-        process_index=pid, num_processes=nproc, sampler=sampler))
+        process_index=pid, num_processes=nproc, sampler=sampler, host_augment=host_aug))
     items = config.data.batch_size
   augment = None
   if dataset is not None and config.data.augment:
@@ -348,7 +356,9 @@ def run(task: Task, workdir: str) -> loop.FitResult:
         unit=task.unit, progress_metrics=task.progress, log_every=t.log_every,
         eval_every=t.eval_every, checkpoint_every=t.checkpoint_every,
         keep_checkpoints=t.keep_checkpoints, evaluate=evaluate, writer=writer,
-        show_progress=r.chief)
+        show_progress=r.chief, preemption_check_every=t.preemption_check_every)
+    if r.chief and conv_autotune.used_plans():  # conv_impl='auto''s choices (docs/conv_bench.md)
+      conv_autotune.write_used_plans(r.path('conv_plan.json'))
     if result.eval is not None:
       logging.info('Step %d: %s.', t.steps, ', '.join(
           f'test {k} {float(v):.4f}' for k, v in result.eval.items() if np.ndim(v) == 0))

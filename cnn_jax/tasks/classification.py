@@ -6,7 +6,7 @@ and predictions.png into the workdir (and TensorBoard).
 """
 import numpy as np
 
-from cnn_jax.data.transforms import prepare_images
+from cnn_jax.data.transforms import host_augment, prepare_images
 from cnn_jax.losses.classification import cross_entropy
 from cnn_jax.metrics.classification import confusion_terms, correct, topk_correct
 from cnn_jax.tasks import _supervised, _test_time
@@ -22,6 +22,11 @@ class Classification(_supervised.Task):
     d = self.config.data
     return {'image': prepare_images(examples['image'], d.image_size, d.resize, d.channels),
             'label': examples['label'].astype(np.int32)}
+
+  def host_augment(self):
+    """config.data.host_augment, e.g. 'inception_crop|flip_lr' (ImageNet): crops of the
+    decoded images of any size, resized to data.image_size, before batching."""
+    return host_augment(self.config.data.host_augment, self.config.data.image_size)
 
   def train_kwargs(self, model):
     return {'return_aux': True} if getattr(model, 'aux_logits', False) else {}
