@@ -5,6 +5,10 @@ os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_force_host_platform_device_count=4').strip()
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+# conv_impl='auto' (every model's default) times formulations on first use; in the suite it
+# takes lax.conv's plan untimed instead, so runs stay cheap and bit-reproducible (fixtures).
+# tests/test_autotune.py turns measuring back on with a fake timer.
+os.environ.setdefault('CNN_JAX_CONV_AUTOTUNE', 'xla')
 # Runs in the suite compile the same small programs again and again (and in subprocesses):
 # a persistent compilation cache for the session turns the repeats into cache hits.
 os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', os.path.join(

@@ -79,9 +79,7 @@ def test_the_workloads_convs_get_the_measured_passes(x_shape, w_shape, kw, want)
   assert _plan_of(x_shape, w_shape, kw) == want
 
 
-def test_models_default_to_the_measured_plan():
-  for name in ('resnet18', 'mobilenet_v2', 'vgg11', 'alexnet', 'googlenet', 'mobilenet_v1'):
-    assert models.create(name).conv_impl == 'fast', name
-  # LeNet-5 keeps 'xla': its measured winner on the whole step (docs/conv_bench.md), and
-  # flax.linen.Conv's numbers bit for bit.
-  assert models.create('lenet5').conv_impl == 'xla'
+def test_models_default_to_the_autotuner():
+  for name in ('lenet5', 'resnet18', 'mobilenet_v2', 'vgg11', 'alexnet', 'googlenet',
+               'mobilenet_v1'):
+    assert models.create(name).conv_impl == 'auto', name

@@ -46,13 +46,13 @@ class AlexNet(nn.Module):
     dropout: rate before FC 1 and FC 4 (train only).
     width_multiplier: scales every conv and hidden FC width (1.0 = torchvision).
     small_input: the 32x32 variant (see the module doc).
-    conv_impl: `nn.conv.Conv` formulation ('fast'). dtype: compute dtype (logits are float32).
+    conv_impl: `nn.conv.Conv` formulation ('auto'). dtype: compute dtype (logits are float32).
   """
   num_classes: int | None = 1000
   dropout: float = 0.5
   width_multiplier: float = 1.0
   small_input: bool = False
-  conv_impl: str = 'fast'
+  conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
   def stage_strides(self) -> dict[str, int]:

@@ -44,7 +44,7 @@ class VGGEncoderDecoder(nn.Module):
   num_classes: int = 2
   decoder: Sequence[int] = (512, 256, 128, 64)
   batch_norm: bool = False
-  conv_impl: str = 'xla'
+  conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -67,7 +67,7 @@ class MobileNetUNet(nn.Module):
   """
   num_classes: int = 2
   decoder: Sequence[int] = (96, 32, 24, 16, 16)
-  conv_impl: str = 'xla'
+  conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
   @nn.compact

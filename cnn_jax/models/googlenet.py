@@ -70,7 +70,7 @@ class GoogLeNet(nn.Module):
     branch3_kernel: 3 (torchvision's weights) or 5 (the paper), see `nn.inception`.
     width_multiplier: scales every conv and the aux widths (1.0 = torchvision).
     small_input: the 32x32 variant (module doc). transform_input: torchvision's flag.
-    bn_epsilon: 1e-3 as torchvision. conv_impl: `nn.conv.Conv` formulation ('fast'). dtype: compute
+    bn_epsilon: 1e-3 as torchvision. conv_impl: `nn.conv.Conv` formulation ('auto'). dtype: compute
     dtype (logits are float32).
   """
   num_classes: int | None = 1000
@@ -82,7 +82,7 @@ class GoogLeNet(nn.Module):
   small_input: bool = False
   transform_input: bool = False
   bn_epsilon: float = 1e-3
-  conv_impl: str = 'fast'
+  conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
   def stage_strides(self) -> dict[str, int]:

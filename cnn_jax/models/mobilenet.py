@@ -89,14 +89,14 @@ class MobileNetV1(nn.Module):
     num_classes: None = headless (module doc). alpha: width multiplier. dropout: before
     conv_preds (Keras' 1e-3).
     small_input: the 32x32 variant. bn_epsilon: 1e-3 as Keras (momentum: Flax 0.9).
-    conv_impl: `nn.conv.Conv` formulation ('fast'). dtype: compute dtype (logits are float32).
+    conv_impl: `nn.conv.Conv` formulation ('auto'). dtype: compute dtype (logits are float32).
   """
   num_classes: int | None = 1000
   alpha: float = 1.0
   dropout: float = 1e-3
   small_input: bool = False
   bn_epsilon: float = 1e-3
-  conv_impl: str = 'fast'
+  conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
   def stage_strides(self) -> dict[str, int]:
@@ -137,14 +137,14 @@ class MobileNetV2(nn.Module):
     num_classes: None = headless (module doc). alpha: width multiplier (torchvision's
     width_mult). dropout: 0.2.
     small_input: the 32x32 variant. bn_epsilon: 1e-5 (momentum: Flax 0.9).
-    conv_impl: `nn.conv.Conv` formulation ('fast'). dtype: compute dtype (logits are float32).
+    conv_impl: `nn.conv.Conv` formulation ('auto'). dtype: compute dtype (logits are float32).
   """
   num_classes: int | None = 1000
   alpha: float = 1.0
   dropout: float = 0.2
   small_input: bool = False
   bn_epsilon: float = 1e-5
-  conv_impl: str = 'fast'
+  conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
   def stage_strides(self) -> dict[str, int]:

@@ -59,7 +59,7 @@ class ResNet(nn.Module):
     small_input: the CIFAR stem (module doc). zero_init_residual: last BN of each block
       starts at scale 0 (Goyal et al.; torchvision's flag of the same name).
     groups, width_per_group: ResNeXt / wide ResNet bottlenecks (1, 64 = plain ResNet).
-    conv_impl: `nn.conv.Conv` formulation ('fast'). dtype: compute dtype (logits are float32).
+    conv_impl: `nn.conv.Conv` formulation ('auto'). dtype: compute dtype (logits are float32).
   """
   stage_sizes: Sequence[int] = (2, 2, 2, 2)
   block: str = 'basic'
@@ -69,7 +69,7 @@ class ResNet(nn.Module):
   zero_init_residual: bool = False
   groups: int = 1
   width_per_group: int = 64
-  conv_impl: str = 'fast'
+  conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
   def stage_strides(self) -> dict[str, int]:

@@ -65,7 +65,7 @@ class DoubleConv(nn.Module):
   features: int
   padding: str = 'VALID'
   batch_norm: bool = False
-  conv_impl: str = 'xla'
+  conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -133,7 +133,7 @@ class UNet(nn.Module):
   widths: Sequence[int] = (64, 128, 256, 512, 1024)
   padding: str = 'VALID'
   batch_norm: bool = False
-  conv_impl: str = 'xla'
+  conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
   @property

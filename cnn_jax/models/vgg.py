@@ -60,7 +60,7 @@ class VGG(nn.Module):
     num_classes: None = headless (module doc). dropout: rate after FC 0 and FC 3 (train only).
     hidden: FC width (4096); None = no hidden FCs (conv body, pool, [head]).
     width_multiplier: scales every conv and hidden width (1.0 = torchvision).
-    small_input: the 32x32 variant (module doc). conv_impl: `nn.conv.Conv` formulation ('fast').
+    small_input: the 32x32 variant (module doc). conv_impl: `nn.conv.Conv` formulation ('auto').
     dtype: compute dtype (logits are float32).
   """
   depth: int = 16
@@ -70,7 +70,7 @@ class VGG(nn.Module):
   hidden: int | None = 4096
   width_multiplier: float = 1.0
   small_input: bool = False
-  conv_impl: str = 'fast'
+  conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
   def feature_layers(self, train: bool) -> tuple:

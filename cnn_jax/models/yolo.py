@@ -29,7 +29,7 @@ leaky = functools.partial(nn.leaky_relu, negative_slope=0.1)
 class DarknetSmall(nn.Module):
   """`[N, H, W, C] -> [N, H / 2^S, W / 2^S, widths[-1]]`: S stages of 3x3 conv-BN-leaky + pool."""
   widths: tuple[int, ...] = (16, 32, 64, 128)
-  conv_impl: str = 'xla'
+  conv_impl: str = 'auto'
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
@@ -54,7 +54,7 @@ class YOLO(nn.Module):
   feature: str = 'stage3'
   widths: tuple[int, ...] = (16, 32, 64, 128)
   head_width: int = 128
-  conv_impl: str = 'xla'
+  conv_impl: str = 'auto'
 
   def stride(self) -> int:
     """Input pixels per grid cell."""

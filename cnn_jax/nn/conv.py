@@ -33,9 +33,10 @@ class Conv(nn.Module):
     input_dilation, kernel_dilation: zeros between input cells / between kernel taps.
     feature_group_count: groups (C_in for depthwise).
     use_bias, kernel_init, bias_init, dtype, param_dtype: as in `flax.linen.Conv`.
-    impl: the formulation, one of `cnn_jax.ops.conv.IMPLS`: 'xla' (lax.conv_general_dilated,
-      the default), 'fast' (per pass the fastest measured formulation), 'im2col', 'taps'
-      (per-tap matmuls, custom VJP), 'winograd' (3x3 stride 1), 'direct' (teaching only).
+    impl: the formulation, one of `cnn_jax.ops.conv.IMPLS`: 'auto' (the default: per pass the
+      formulation timed fastest on this machine, `ops.conv_autotune`), 'xla'
+      (lax.conv_general_dilated, `flax.linen.Conv`'s numbers), 'fast' (per pass a fixed rule),
+      'im2col', 'taps' (per-tap matmuls, custom VJP), 'winograd' (3x3 stride 1), 'direct'.
   """
   features: int
   kernel_size: int | Sequence[int]
@@ -49,7 +50,7 @@ class Conv(nn.Module):
   param_dtype: Any = jnp.float32
   kernel_init: Initializer = nn.initializers.lecun_normal()
   bias_init: Initializer = nn.initializers.zeros_init()
-  impl: str = 'xla'
+  impl: str = 'auto'
 
   @nn.compact
   def __call__(self, inputs: jax.Array) -> jax.Array:

@@ -64,7 +64,7 @@ def conv3d_as_2d(x: jax.Array, w: jax.Array, strides: Sequence[int], padding: Pa
   return y.reshape(n, *out, w.shape[-1])
 
 
-_PASS_IMPLS: dict[str, Callable] = {
+PASS_IMPLS: dict[str, Callable] = {
     'xla': conv_xla, 'im2col': conv_im2col, 'taps': conv_taps.conv_taps,
     'winograd': conv_winograd.conv_winograd, 'depth2d': conv3d_as_2d}
 
@@ -102,27 +102,53 @@ def plan(x_shape: Sequence[int], w_shape: Sequence[int], strides: Sequence[int],
   return Plan('xla', 'xla', 'taps')
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
-def _conv_fast(x, w, strides, pads, dilation, groups):
-  p = plan(x.shape, w.shape, strides, dilation, groups)
-  return _PASS_IMPLS[p.fwd](x, w, strides, pads, dilation, groups)
+def fixed_plan(pass_: str, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> str:
+  """`plan`'s formulation for one pass ('fwd', 'dx' or 'dw'): the chooser of impl 'fast'."""
+  return getattr(plan(x_shape, w_shape, strides, dilation, groups), pass_)
 
 
-def _fwd(x, w, strides, pads, dilation, groups):
-  return _conv_fast(x, w, strides, pads, dilation, groups), (x, w)
+def pass_fn(pass_: str, impl: str, strides, pads, dilation, groups) -> Callable:
+  """One pass of one formulation as a function: 'fwd' (x, w) -> y; 'dx' (x, w, dy) -> dx;
+  'dw' (x, w, dy) -> dw, each the VJP of that formulation with respect to one argument
+  (XLA drops the other cotangent). The planned conv and the autotuner's timer use exactly
+  these, so what is timed is what runs."""
+  conv = functools.partial(PASS_IMPLS[impl], strides=strides, padding=pads, dilation=dilation,
+                           groups=groups)
+  if pass_ == 'fwd':
+    return conv
+  if pass_ == 'dx':
+    return lambda x, w, dy: jax.vjp(lambda x: conv(x, w), x)[1](dy)[0]
+  if pass_ == 'dw':
+    return lambda x, w, dy: jax.vjp(lambda w: conv(x, w), w)[1](dy)[0]
+  raise ValueError(f'Unknown conv pass {pass_!r}; one of fwd, dx, dw.')
 
 
-def _bwd(strides, pads, dilation, groups, residuals, dy):
+# chooser(pass, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> formulation name:
+# a static (hashable) argument, so the choice is made on the host while tracing.
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5, 6))
+def conv_planned(x, w, strides, pads, dilation, groups, chooser):
+  """Convolution whose forward, dx and dw each use the formulation `chooser` names for them.
+
+  Args: x `[N, *spatial, C_in]`, w `[*k, C_in/groups, C_out]`, strides / dilation tuples,
+  pads explicit (lo, hi) per spatial dim. Returns `[N, *out, C_out]`.
+  """
+  impl = chooser('fwd', x.shape, w.shape, x.dtype, strides, pads, dilation, groups)
+  return pass_fn('fwd', impl, strides, pads, dilation, groups)(x, w)
+
+
+def _fwd(x, w, strides, pads, dilation, groups, chooser):
+  return conv_planned(x, w, strides, pads, dilation, groups, chooser), (x, w)
+
+
+def _bwd(strides, pads, dilation, groups, chooser, residuals, dy):
   x, w = residuals
-  p = plan(x.shape, w.shape, strides, dilation, groups)
-  conv_x, conv_w = _PASS_IMPLS[p.dx], _PASS_IMPLS[p.dw]
-  # Each gradient is the VJP of one formulation w.r.t. one argument: XLA drops the rest.
-  dx = jax.vjp(lambda x: conv_x(x, w, strides, pads, dilation, groups), x)[1](dy)[0]
-  dw = jax.vjp(lambda w: conv_w(x, w, strides, pads, dilation, groups), w)[1](dy)[0]
+  key = (x.shape, w.shape, x.dtype, strides, pads, dilation, groups)
+  dx = pass_fn('dx', chooser('dx', *key), strides, pads, dilation, groups)(x, w, dy)
+  dw = pass_fn('dw', chooser('dw', *key), strides, pads, dilation, groups)(x, w, dy)
   return dx, dw
 
 
-_conv_fast.defvjp(_fwd, _bwd)
+conv_planned.defvjp(_fwd, _bwd)
 
 
 def conv_fast(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
@@ -135,4 +161,4 @@ def conv_fast(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
   """
   check(x, w, groups)
   strides, dilation, pads, _ = geometry(x, w, strides, padding, dilation)
-  return _conv_fast(x, w, strides, pads, dilation, groups)
+  return conv_planned(x, w, strides, tuple(map(tuple, pads)), dilation, groups, fixed_plan)

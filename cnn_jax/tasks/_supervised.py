@@ -357,7 +357,7 @@ def run(task: Task, workdir: str) -> loop.FitResult:
         eval_every=t.eval_every, checkpoint_every=t.checkpoint_every,
         keep_checkpoints=t.keep_checkpoints, evaluate=evaluate, writer=writer,
         show_progress=r.chief, preemption_check_every=t.preemption_check_every)
-    if r.chief and conv_autotune.used_plans():  # conv_impl='auto''s choices (docs/conv_bench.md)
+    if r.chief and conv_autotune.used_plans():  # what conv_impl='auto' chose, for the record
       conv_autotune.write_used_plans(r.path('conv_plan.json'))
     if result.eval is not None:
       logging.info('Step %d: %s.', t.steps, ', '.join(

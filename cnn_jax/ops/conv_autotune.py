@@ -1,0 +1,207 @@
+"""'auto': each conv pass uses the formulation measured fastest on this machine (autotuner).
+
+In the spirit of cuDNN's benchmark mode. The first time a (pass, x shape, w shape, dtype,
+strides, pads, dilation, groups) is traced, every candidate formulation of that pass
+(`candidates`: 'xla', 'im2col', 'taps', plus 'winograd' for 3x3 stride-1 dense 2-D convs and
+'depth2d' for 3-D) is compiled on zero inputs of the real shapes and timed on the host, and
+the fastest (median of `ROUNDS` interleaved calls) is used. Passes:
+
+    fwd  y  = conv(x, w)          dx = VJP of conv w.r.t. x at dy      dw = VJP w.r.t. w at dy
+
+The choice is static: it happens while tracing (under jit, vmap, grad, sharding: the lookup
+sees the traced shapes), so the compiled program is an ordinary one; the same plan always
+gives the same program, so numerics are deterministic per plan. Plans are kept in memory
+and in a versioned JSON file (`plan_cache.py`, keyed by CPU model, instruction sets and JAX
+version) so later runs on the machine reuse them without timing.
+
+Why the IO lives here, in ops (no flax): 'auto' is an `ops.conv.conv` impl like the others,
+usable without a Flax layer, and the cache is plain json/os, not framework code.
+
+Environment: CNN_JAX_CONV_AUTOTUNE = 'measure' (default) times as above; a fixed impl name
+('xla', 'fast', 'taps', ...) makes 'auto' use that impl's choice without timing (the test
+suite sets 'xla' so its runs stay reproducible and cheap). Passes under `MIN_FLOPS` are not
+timed (noise beats the difference; the 'fast' rules choose).
+"""
+import logging
+import math
+import os
+import statistics
+import threading
+import time
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from cnn_jax.ops import conv_fast, conv_winograd, plan_cache
+from cnn_jax.ops.conv_geometry import check, geometry
+from cnn_jax.ops.padding import Padding
+
+PASSES = ('fwd', 'dx', 'dw')
+ROUNDS = 3            # timed calls per surviving candidate (median), interleaved
+DROP_FACTOR = 3.0     # after the warm-up call, candidates this much slower than the best stop
+BUDGET_S = 20.0       # per pass: no more timing rounds once this much time was spent
+MIN_FLOPS = 2e6       # passes with less work use the 'fast' rules untimed
+TOTAL_BUDGET_S = 600  # per process: once spent, new passes use the 'fast' rules (not saved)
+
+_LOCK = threading.RLock()
+_PLANS: dict[str, dict] = {}    # key -> entry, this process (loaded from file or measured)
+_USED: dict[str, dict] = {}     # key -> entry, the plans the traced programs actually use
+_LOADED = [False]
+_SPENT = [0.0]                  # seconds of tuning in this process
+
+
+def candidates(pass_: str, w_shape: Sequence[int], strides, dilation, groups: int) -> list[str]:
+  """The formulations that compute this conv pass (all equal `lax.conv`; tests/test_autotune)."""
+  names = ['xla', 'im2col', 'taps']
+  if conv_winograd.supports(w_shape, strides, dilation, groups):
+    names.append('winograd')
+  if len(w_shape) == 5:
+    names.append('depth2d')
+  return names
+
+
+def key_of(pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> str:
+  """The cache key of one pass: readable, and exact in everything the program depends on."""
+  return (f'{pass_} x{list(x_shape)} w{list(w_shape)} {jnp.dtype(dtype).name} s{list(strides)} '
+          f'p{[list(p) for p in pads]} d{list(dilation)} g{groups}')
+
+
+def pass_flops(x_shape, w_shape, out_shape) -> float:
+  """2 N prod(out) prod(k) C_g C_out: the multiply-adds of every pass (fwd, dx and dw alike)."""
+  return 2.0 * x_shape[0] * math.prod(out_shape) * math.prod(w_shape[:-1]) * w_shape[-1]
+
+
+def _host_timer(pass_: str, fns: dict[str, Callable], args: tuple) -> dict[str, dict]:
+  """Compiles each candidate, warms it up, then times ROUNDS interleaved calls of the ones
+  still in the race. Returns {impl: {'ms': median ms or None if dropped, 'compile_s'}}."""
+  out, runners = {}, {}
+  start = time.perf_counter()
+  for name, fn in fns.items():
+    t = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    out[name] = {'compile_s': round(time.perf_counter() - t, 3)}
+    t = time.perf_counter()
+    jax.block_until_ready(compiled(*args))
+    out[name]['warmup_ms'] = round((time.perf_counter() - t) * 1e3, 3)
+    runners[name] = compiled
+  best = min(o['warmup_ms'] for o in out.values())
+  alive = [n for n in runners if out[n]['warmup_ms'] <= DROP_FACTOR * best] or list(runners)
+  samples = {n: [] for n in alive}
+  for r in range(ROUNDS):
+    if r and time.perf_counter() - start > BUDGET_S:
+      break
+    for name in alive[r % len(alive):] + alive[:r % len(alive)]:
+      t = time.perf_counter()
+      jax.block_until_ready(runners[name](*args))
+      samples[name].append((time.perf_counter() - t) * 1e3)
+  for name in out:
+    out[name]['ms'] = round(statistics.median(samples[name]), 3) if samples.get(name) else None
+  return out
+
+
+# The timer, replaceable in tests: timer(pass, fns, args) -> {impl: {'ms': float | None, ...}}.
+timer: Callable[[str, dict, tuple], dict] = _host_timer
+
+
+def _out_shape(x_shape, w_shape, strides, pads, dilation) -> tuple[int, ...]:
+  return geometry(jax.ShapeDtypeStruct(x_shape, jnp.float32),
+                  jax.ShapeDtypeStruct(w_shape, jnp.float32), strides, pads, dilation)[3]
+
+
+def _measure(pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> dict:
+  names = candidates(pass_, w_shape, strides, dilation, groups)
+  fns = {n: conv_fast.pass_fn(pass_, n, strides, pads, dilation, groups) for n in names}
+  t = time.perf_counter()
+  with jax.ensure_compile_time_eval():  # run now, on the host, even while tracing
+    x, w = jnp.zeros(x_shape, dtype), jnp.zeros(w_shape, dtype)
+    args = (x, w)
+    if pass_ != 'fwd':
+      args += (jnp.zeros((x_shape[0], *_out_shape(x_shape, w_shape, strides, pads, dilation),
+                          w_shape[-1]), dtype),)
+    times = timer(pass_, fns, args)
+  timed = {n: t['ms'] for n, t in times.items() if t.get('ms') is not None}
+  if not timed:
+    raise RuntimeError(f'conv autotuner: no candidate of {names} could be timed.')
+  return dict(impl=min(timed, key=timed.get), source='measured', times=times,
+              tuning_s=round(time.perf_counter() - t, 3))
+
+
+def choose(pass_: str, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> str:
+  """The formulation of one pass: from memory, the cache file, or measured now (and saved).
+  The chooser of `conv_fast.conv_planned` for impl 'auto'."""
+  key = key_of(pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups)
+  mode = os.environ.get('CNN_JAX_CONV_AUTOTUNE', 'measure')
+  with _LOCK:
+    if mode != 'measure':
+      entry = _fixed_entry(mode, pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups)
+    else:
+      if not _LOADED[0]:
+        _PLANS.update(plan_cache.load())
+        _LOADED[0] = True
+      entry = _PLANS.get(key)
+      if entry is not None and entry.get('impl') not in candidates(pass_, w_shape, strides,
+                                                                   dilation, groups):
+        entry = None  # a plan this version cannot run: measure again
+      if entry is None:
+        out = _out_shape(x_shape, w_shape, strides, pads, dilation)
+        if pass_flops(x_shape, w_shape, out) < MIN_FLOPS or _SPENT[0] > TOTAL_BUDGET_S:
+          entry = _fixed_entry('fast', pass_, x_shape, w_shape, dtype, strides, pads, dilation,
+                               groups)
+          if _SPENT[0] > TOTAL_BUDGET_S:
+            entry['source'] = 'fast rules (tuning budget spent; measured in a later run)'
+        else:
+          entry = _measure(pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups)
+          _SPENT[0] += entry['tuning_s']
+          logging.info('conv autotune %s -> %s (%s; %.1f s)', key, entry['impl'], ', '.join(
+              f"{n} {t['ms']} ms" for n, t in entry['times'].items()), entry['tuning_s'])
+          plan_cache.save({key: entry})
+        _PLANS[key] = entry
+    if key not in _USED:
+      logging.info('conv plan %s: %s (%s)', key, entry['impl'], entry['source'])
+    _USED[key] = entry
+    return entry['impl']
+
+
+def _fixed_entry(impl, pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> dict:
+  if impl == 'fast':
+    chosen = conv_fast.fixed_plan(pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups)
+  elif impl in conv_fast.PASS_IMPLS:
+    chosen = impl
+  else:
+    raise ValueError(f'CNN_JAX_CONV_AUTOTUNE={impl!r}: use measure, fast or one of '
+                     f'{list(conv_fast.PASS_IMPLS)}.')
+  return dict(impl=chosen, source='fast rules' if impl == 'fast' else f'fixed ({impl})')
+
+
+def used_plans() -> dict[str, dict]:
+  """{key: entry} of every conv pass traced with impl 'auto' in this process so far."""
+  with _LOCK:
+    return dict(_USED)
+
+
+def write_used_plans(path: str | os.PathLike) -> None:
+  """Writes `used_plans()` with the machine key to `path` (a run's conv_plan.json)."""
+  plan_cache.write_json(path, dict(machine=plan_cache.machine(), cache=str(plan_cache.path()),
+                                   plans=used_plans()))
+
+
+def reset() -> None:
+  """Forgets the in-memory plans (the file is re-read on the next choice). For tests."""
+  with _LOCK:
+    _PLANS.clear()
+    _USED.clear()
+    _LOADED[0] = False
+    _SPENT[0] = 0.0
+
+
+def conv_auto(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
+              padding: Padding = 'VALID', dilation: int | Sequence[int] = 1,
+              groups: int = 1) -> jax.Array:
+  """Convolution whose forward, dx and dw passes each use the formulation measured fastest
+  on this machine for these shapes (`choose`). Args and returns as `ops.conv.conv`:
+  x `[N, *spatial, C_in]`, w `[*k, C_in/groups, C_out]` -> `[N, *out, C_out]`.
+  """
+  check(x, w, groups)
+  strides, dilation, pads, _ = geometry(x, w, strides, padding, dilation)
+  return conv_fast.conv_planned(x, w, strides, tuple(map(tuple, pads)), dilation, groups, choose)
