@@ -174,5 +174,41 @@ def test_zoo_backbone_headless_under_backbone_and_bad_stage():
   # MobileNetV2's stage3 (stride 16) has 96 channels; 3 sizes x 3 ratios = 9 anchors.
   assert shapes['params']['rpn_head']['cls_logits']['kernel'].shape == (1, 1, 96, 9)
   bad = models.create('faster_rcnn', backbone='mobilenet_v2', backbone_stage='stage9')
-  with pytest.raises(ValueError, match="backbone_stage 'stage9'"):
+  with pytest.raises(ValueError, match="backbone_stage: 'stage9' not in"):
     jax.eval_shape(bad.init, jax.random.key(0), jnp.zeros((1, 64, 64, 3)))
+
+
+def test_no_and_degenerate_ground_truth_train_as_background():
+  anchors = jnp.array([[0, 0, 16, 16], [8, 8, 24, 24], [30, 30, 46, 46], [0, 20, 8, 40.]])
+  real = jnp.array([[1, 1, 15, 15.]])
+  flat = jnp.array([[5, 5, 5, 20.]])                 # zero width: x2 == x1
+  # One real box: anchor 0 (IoU 196/256 >= 0.7) is foreground, 2 and 3 (IoU 0) background.
+  labels, sampled, deltas = rpn.rpn_targets(jax.random.key(0), anchors, real,
+                                            jnp.array([True]), 4, 0.5)
+  np.testing.assert_array_equal(labels, [1, 0, 0, 0])
+  # No valid row, or a valid but degenerate one: every anchor is background (IoU 0 with a
+  # zero-area box would otherwise make every anchor its low-quality match, target log 0).
+  for gt, ok in ((real, jnp.array([False])), (flat, jnp.array([True])),
+                 (jnp.zeros((0, 4)), jnp.zeros((0,), bool))):
+    labels, sampled, deltas = rpn.rpn_targets(jax.random.key(0), anchors, gt, ok, 4, 0.5)
+    np.testing.assert_array_equal(labels, [0, 0, 0, 0])
+    assert int(sampled.sum()) == 4 and bool(jnp.all(jnp.isfinite(deltas)))
+  props, pvalid = anchors, jnp.array([True, True, True, False])
+  for gt, ok in ((flat, jnp.array([True])), (jnp.zeros((0, 4)), jnp.zeros((0,), bool))):
+    s = roi_heads.sample_proposals(jax.random.key(1), props, pvalid, gt,
+                                   jnp.ones(gt.shape[:1], jnp.int32), ok, 8, 0.25)
+    # The 3 valid proposals, all class 0; the appended ground truth is not a candidate.
+    assert int(s.valid.sum()) == 3 and not bool(jnp.any(s.labels[s.valid] != 0))
+    assert bool(jnp.all(jnp.isfinite(s.targets)))
+  assert float(rpn.usable_gt(jnp.concatenate([real, flat]), jnp.array([True, True])).sum()) == 1
+
+
+@pytest.mark.slow
+def test_bench_smoke_times_proposals_inference_and_train_step():
+  from conftest import load_config
+  from cnn_jax.tasks import benchmark
+  report = benchmark.run(load_config('bench_faster_rcnn'))
+  names = [r.name for r in report.results]
+  assert any(n.startswith('rpn proposals') for n in names), names
+  assert any('inference' in n for n in names) and any('train step' in n for n in names)
+  assert all(r.median_s > 0 and r.compile_s is not None for r in report.results)

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 
 from cnn_jax.ops import boxes as box_ops
 from cnn_jax.ops.nms import nms
-from cnn_jax.ops.rpn import BELOW_LOW, balanced_sample, match, sampled_indices
+from cnn_jax.ops.rpn import BELOW_LOW, balanced_sample, match, sampled_indices, usable_gt
 
 BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
 
@@ -51,10 +51,12 @@ def sample_proposals(key: jax.Array, proposals: jax.Array, proposal_valid: jax.A
     proposals: `[P, 4]` with proposal_valid `[P]` (the RPN's, gradient stopped by the caller).
     gt_boxes: `[G, 4]` xyxy, gt_labels `[G]` int in [1, num_classes), gt_valid `[G]`.
   Rows beyond the available candidates have valid=False (when fewer than batch_size exist).
+  Degenerate ground truths (zero width or height) count as padding (ops.rpn.usable_gt).
   """
   if gt_boxes.shape[0] == 0:
     gt_boxes = jnp.zeros((1, 4), proposals.dtype)
     gt_labels, gt_valid = jnp.zeros((1,), jnp.int32), jnp.zeros((1,), bool)
+  gt_valid = usable_gt(gt_boxes, gt_valid)
   cand = jnp.concatenate([proposals, gt_boxes.astype(proposals.dtype)])
   cand_valid = jnp.concatenate([proposal_valid, gt_valid])
   matches = match(box_ops.box_iou(gt_boxes, cand), fg_iou, bg_iou, False, gt_valid, cand_valid)
@@ -90,3 +92,16 @@ def postprocess_detections(class_logits: jax.Array, box_regression: jax.Array,
   ok, safe = kept.mask, jnp.maximum(kept.indices, 0)
   return Detections(jnp.where(ok[:, None], boxes[safe], 0), jnp.where(ok, scores[safe], 0),
                     jnp.where(ok, labels[safe], 0), ok)
+
+
+def fpn_levels(boxes: jax.Array, k_min: int, k_max: int, canonical_scale: float = 224.0,
+               canonical_level: int = 4, eps: float = 1e-6) -> jax.Array:
+  """Pyramid level index `[K]` int32 in [0, k_max - k_min] of each box `[K, 4]` (FPN eq. 1).
+
+  torchvision's LevelMapper: k = floor(k0 + log2(sqrt(w h) / s0) + eps), clamped to
+  [k_min, k_max], minus k_min; k0 = canonical_level (4), s0 = canonical_scale (224, the
+  ImageNet crop), level k has stride 2^k.
+  """
+  k = jnp.floor(canonical_level + jnp.log2(jnp.sqrt(box_ops.box_area(boxes)) / canonical_scale)
+                + eps)
+  return (jnp.clip(k, k_min, k_max) - k_min).astype(jnp.int32)

@@ -147,6 +147,16 @@ def sampled_indices(positive: jax.Array, negative: jax.Array,
   return idx.astype(jnp.int32), vals > 0
 
 
+def usable_gt(gt_boxes: jax.Array, gt_valid: jax.Array) -> jax.Array:
+  """gt_valid `[G]` and a positive width and height: the ground truths that can be matched.
+
+  A zero-area box has IoU 0 with everything, so the low-quality rule would match it to every
+  anchor, and its encoded log-size target is -inf: inside jit it cannot raise, so it is treated
+  as padding (the host-side check, data.canvases.check_boxes, refuses such datasets by name).
+  """
+  return gt_valid & (gt_boxes[:, 2] > gt_boxes[:, 0]) & (gt_boxes[:, 3] > gt_boxes[:, 1])
+
+
 def rpn_targets(key: jax.Array, anchors: jax.Array, gt_boxes: jax.Array, gt_valid: jax.Array,
                 batch_size: int = 256, positive_fraction: float = 0.5, fg_iou: float = 0.7,
                 bg_iou: float = 0.3):
@@ -155,9 +165,11 @@ def rpn_targets(key: jax.Array, anchors: jax.Array, gt_boxes: jax.Array, gt_vali
   Anchors are labelled by `match` (fg_iou / bg_iou, low-quality matches allowed), then
   `balanced_sample` picks batch_size of them; deltas are `encode(matched gt, anchor)`, weights 1.
   gt_boxes `[G, 4]` with gt_valid `[G]`; G = 0 or no valid row trains all sampled as background.
+  Degenerate ground truths (x2 <= x1 or y2 <= y1) count as padding (`usable_gt`).
   """
   if gt_boxes.shape[0] == 0:
     gt_boxes, gt_valid = jnp.zeros((1, 4), anchors.dtype), jnp.zeros((1,), bool)
+  gt_valid = usable_gt(gt_boxes, gt_valid)
   matches = match(box_ops.box_iou(gt_boxes, anchors), fg_iou, bg_iou, True, gt_valid)
   labels = jnp.where(matches >= 0, 1, jnp.where(matches == BELOW_LOW, 0, -1))
   pos, neg = balanced_sample(key, labels, batch_size, positive_fraction)

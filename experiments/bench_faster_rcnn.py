@@ -1,0 +1,39 @@
+r"""Faster R-CNN: proposal stage vs torchvision's, inference and train step (cnn_jax.benchmarks.faster_rcnn).
+
+Command:
+  python launch.py --config experiments/bench_faster_rcnn.py [--workdir runs/bench_faster_rcnn]
+
+The detector is the faster_rcnn_canvas experiment's model (its `model` block) on 64x64 gray
+canvases: inference on 50 canvases per call (its eval batch), a train step on 16 (its batch).
+Reference timings (torchvision's decode + RegionProposalNetwork.filter_proposals, 2 threads)
+come from
+  python cnn_jax/benchmarks/_faster_rcnn_reference.py --out benchmarks/torch_results/faster_rcnn.json
+run in a throwaway venv with torch==2.14.1 torchvision==0.29.1, and join the table as impl
+'reference'. Prints compile time, median per call and items/s (images) per case.
+Measured: see docs/detection.md (Faster R-CNN, benchmark).
+`:smoke` is the tiny variant the tests run.
+"""
+import os
+import runpy
+
+import ml_collections
+
+_DIR = os.path.dirname(__file__)
+_FAMILY = runpy.run_path(os.path.join(_DIR, '_benchmark.py'))
+_CANVAS = runpy.run_path(os.path.join(_DIR, 'faster_rcnn_canvas.py'))
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  if arg not in (None, 'smoke'):
+    raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
+  c = _FAMILY['base']('faster_rcnn')
+  canvas = _CANVAS['get_config']('smoke' if arg == 'smoke' else None)
+  c.model = canvas.model
+  c.update(image=canvas.data.canvas.size[0], channels=canvas.data.channels,
+           infer_batch=canvas.data.eval_batch_size, train_batch=canvas.data.batch_size)
+  c.update(runs=10, warmup=2, min_sample_s=0.02, peak_n=0, baseline='reference',
+           external=('benchmarks/torch_results/faster_rcnn.json',))
+  if arg == 'smoke':
+    c.update(smoke=True, infer_batch=2, train_batch=2, runs=2, warmup=1, min_sample_s=0.0,
+             external=())
+  return c
