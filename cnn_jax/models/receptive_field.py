@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnn_jax.models.mobilenet import V2_STAGES
 from cnn_jax.models.vgg import CONFIGS, DEPTHS
 
 
@@ -62,6 +63,21 @@ def vgg_layers(depth: int, layer: str) -> list[tuple[int, int, int]]:
     if last == layer:
       return out
   raise ValueError(f'VGG-{depth} has no layer {layer!r}; its layers are conv1_1 ... {last}.')
+
+
+def mobilenet_v2_layers(layer: str) -> list[tuple[int, int, int]]:
+  """(k, s, p) of the zoo MobileNetV2 up to module 'features/<i>' (0: the 3x3/2 stem, 1-17:
+  inverted residuals, whose only spatial conv is the depthwise 3x3/s with padding 1; the 1x1s
+  and the shortcut add nothing to the field; 18: the last 1x1)."""
+  out = [(3, 2, 1)]
+  for t, c, n, s in V2_STAGES:
+    out += [(3, s if i == 0 else 1, 1) for i in range(n)]
+  out.append((1, 1, 0))
+  names = [f'features/{i}' for i in range(len(out))]
+  if layer not in names:
+    raise ValueError(f'MobileNetV2 has no layer {layer!r}; its layers are {names[0]} ... '
+                     f'{names[-1]}.')
+  return out[:names.index(layer) + 1]
 
 
 @dataclasses.dataclass

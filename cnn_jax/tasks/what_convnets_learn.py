@@ -7,11 +7,14 @@ On the zoo's VGG-19 with real ImageNet weights (`weights.vgg19_nst`) and real ph
   - Zeiler-Fergus: for `config.channels_per_layer` units of each layer in `config.layers`,
     the top-k dataset patches that excite the unit most (streaming top-k over the photos),
     each cropped to the unit's exact receptive field from the layer arithmetic
-    (`models.receptive_field`): `patches_<layer>.png`.
+    (`models.receptive_field`): `patches_vgg19_<layer>.png`.
   - First-layer filters as images (`filters_conv1_1.png`) and, for a few units, the input
     that maximises their mean activation by gradient ascent with jitter (`ascent.png`).
 On the zoo's MobileNetV2 with torchvision's ImageNet weights (`weights.load`):
-  - Grad-CAM at `config.cam_layer`, vanilla saliency, SmoothGrad, integrated gradients (with
+  - the same top-k patch sheets for the block outputs in `config.mobilenet_layers`
+    (captured by Flax's `capture_intermediates`; fields from `mobilenet_v2_layers`):
+    `patches_mobilenet_v2_features<i>.png`;
+  - Grad-CAM at `config.cam_layer`, vanilla saliency, guided backprop, SmoothGrad, integrated gradients (with
     its completeness gap) and an occlusion map for the top-1 class of each photo
     (`attribution.png`), and the model-randomisation sanity check (Adebayo et al. 2018): the
     Spearman correlation between the trained and a randomly initialised network's saliency.
@@ -19,7 +22,9 @@ Writes `what_convnets_learn.json` (top classes, IG completeness, sanity correlat
 """
 import json
 import os
+from typing import Callable
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -48,16 +53,35 @@ def load_photos(names, size: int) -> tuple[np.ndarray, list[str]]:
   return np.stack(out), list(names)
 
 
-def top_patches(model, variables, to_input, photos, layers, per_layer: int, k: int,
+def vgg_stages(model, to_input) -> Callable:
+  """`f(variables, photos [N, H, W, 3] in [0, 1]) -> {'conv1_1': [N, h, w, C], ...}`."""
+  return jax.jit(lambda v, x: model.apply(v, to_input(x), return_stages=True)[1])
+
+
+def module_outputs(model, layers, to_input, **apply_kwargs) -> Callable:
+  """`f(variables, photos) -> {module path: output}` for the modules named in `layers`
+  ('features/3'), through Flax's `capture_intermediates` (no model change)."""
+  wanted = set(layers)
+  keep = lambda m, method: method == '__call__' and '/'.join(m.path) in wanted
+
+  def f(v, x):
+    _, state = model.apply(v, to_input(x), capture_intermediates=keep,
+                           mutable=['intermediates'], **apply_kwargs)
+    flat = flax.traverse_util.flatten_dict(state['intermediates'], sep='/')
+    return {k[:-len('/__call__')]: out[0] for k, out in flat.items()}
+  return jax.jit(f)
+
+
+def top_patches(stages_fn, variables, photos, layers, field_fn, per_layer: int, k: int,
                 batch: int = 4) -> dict:
   """{layer: (channels [U], values [U, k], patches [U, k, s, s, 3], RF)} for the
   `per_layer` channels of each layer with the largest dataset maximum; k different photos
-  per unit (the best position in each)."""
-  apply = jax.jit(lambda v, x: model.apply(v, to_input(x), return_stages=True)[1])
+  per unit (the best position in each). `stages_fn(variables, x) -> {layer: [N, h, w, C]}`;
+  `field_fn(layer)` -> the (k, s, p) chain up to that layer (`receptive_field`)."""
   tops = {}
   for start in range(0, len(photos), batch):
     x = jnp.asarray(photos[start:start + batch])
-    stages = apply(variables, x)
+    stages = stages_fn(variables, x)
     ids = jnp.arange(start, start + x.shape[0])
     for layer in layers:
       if layer not in tops:
@@ -67,7 +91,7 @@ def top_patches(model, variables, to_input, photos, layers, per_layer: int, k: i
   for layer in layers:
     top = jax.device_get(tops[layer])
     channels = np.argsort(-top.values[:, 0])[:per_layer]
-    field = rf.chain_receptive_field(rf.vgg_layers(19, layer))
+    field = rf.chain_receptive_field(field_fn(layer))
     patches = np.stack([[rf.crop_patch(photos[n], field.box(i, j)) for n, i, j in top.where[c]]
                         for c in channels])
     out[layer] = (channels, top.values[channels], patches, field)
@@ -118,6 +142,7 @@ def attributions(config, photos_uint8_like: np.ndarray, key) -> dict:
   cam = jax.jit(lambda v, x: attribution.grad_cam(model, v, x, config.cam_layer, score))(
       variables, x)
   sal = attribution.saliency(model, variables, x, score)
+  guided = jax.jit(lambda v, x: attribution.guided_backprop(model, v, x, score))(variables, x)
   smooth = jnp.abs(attribution.smooth_grad(model, variables, x, score, key,
                                            samples=config.smooth_samples)).max(-1)
   baseline = imagenet.normalize(jnp.zeros_like(x))  # a black image
@@ -132,9 +157,20 @@ def attributions(config, photos_uint8_like: np.ndarray, key) -> dict:
   sal_random = attribution.saliency(model, random_vars, x, score)
   names = imagenet.class_names()
   return dict(top1=[names[int(c)] for c in top1], cam=np.asarray(cam), saliency=np.asarray(sal),
+              guided=np.asarray(guided),
               smooth=np.asarray(smooth), ig=np.asarray(jnp.abs(ig).max(-1)), ig_gap=gap,
               occlusion=occ, sanity=[spearman(a, b) for a, b in zip(np.asarray(sal),
                                                                    np.asarray(sal_random))])
+
+
+def _patch_sheets(title, tag, patches, config, n_photos, workdir, result) -> None:
+  from cnn_jax.viz import attribution as viz
+  for layer, (channels, values, crops, field) in patches.items():
+    name = layer.replace('/', '')
+    viz.patch_grid(crops, channels, values, os.path.join(workdir, f'patches_{tag}_{name}.png'),
+                   title=f'{title} {layer}: top-{config.top_k} patches over {n_photos} photos '
+                         f'(receptive field {field.size} px, stride {field.jump})')
+    result[f'rf_{tag}_{name}'] = field._asdict()
 
 
 def run(config, workdir: str | None) -> dict:
@@ -149,17 +185,25 @@ def run(config, workdir: str | None) -> dict:
   bad = sorted(set(config.layers) - set(known))
   if bad:
     raise ValueError(f'VGG-19 has no layers {bad}; its layers are {known}.')
+  for layer in config.mobilenet_layers:  # a bad name fails here, listing the layers
+    rf.mobilenet_v2_layers(layer)
   w = vgg19_nst.load_vgg19(config.weights)
   to_input = lambda x: vgg19_nst.to_vgg_input(x, w)
   photos, names = load_photos(config.photos, config.size)
   result = {'photos': names}
-  patches = top_patches(vgg, w.variables, to_input, photos, config.layers,
-                        config.channels_per_layer, config.top_k)
-  for layer, (channels, values, crops, field) in patches.items():
-    viz.patch_grid(crops, channels, values, os.path.join(workdir, f'patches_{layer}.png'),
-                   title=f'VGG-19 {layer}: top-{config.top_k} patches over {len(names)} photos '
-                         f'(receptive field {field.size} px, stride {field.jump})')
-    result[f'rf_{layer}'] = field._asdict()
+  patches = top_patches(vgg_stages(vgg, to_input), w.variables, photos, config.layers,
+                        lambda layer: rf.vgg_layers(19, layer), config.channels_per_layer,
+                        config.top_k)
+  _patch_sheets('VGG-19', 'vgg19', patches, config, len(names), workdir, result)
+  if config.mobilenet_layers:
+    from cnn_jax import weights
+    mnet = models.create('mobilenet_v2')
+    m_vars = weights.load('mobilenet_v2', 'imagenet')
+    m_input = lambda x: imagenet.normalize(x * 255)
+    m_patches = top_patches(module_outputs(mnet, config.mobilenet_layers, m_input, train=False),
+                            m_vars, photos, config.mobilenet_layers, rf.mobilenet_v2_layers,
+                            config.channels_per_layer, config.top_k)
+    _patch_sheets('MobileNetV2', 'mobilenet_v2', m_patches, config, len(names), workdir, result)
   kernel = np.asarray(w.variables['params']['features']['0']['kernel'])
   viz.filter_grid(kernel, os.path.join(workdir, 'filters_conv1_1.png'))
   ascent = {layer: gradient_ascent(vgg, w.variables, to_input, layer, patches[layer][0][:4],

@@ -60,14 +60,16 @@ def ascent_grid(images: dict, path: str):
 
 
 def attribution_sheet(photos: np.ndarray, names, att: dict, path: str, cam_layer: str):
-  """One row per photo: photo | Grad-CAM overlay | saliency | SmoothGrad | IG | occlusion."""
-  cols = ('photo', f'Grad-CAM {cam_layer}', 'saliency', 'SmoothGrad', 'integrated grad.',
-          'occlusion')
+  """One row per photo: photo | Grad-CAM overlay | saliency | guided backprop | SmoothGrad |
+  IG | occlusion."""
+  cols = ('photo', f'Grad-CAM {cam_layer}', 'saliency', 'guided backprop', 'SmoothGrad',
+          'integrated grad.', 'occlusion')
   n = len(photos)
   fig, axes = plt.subplots(n, len(cols), figsize=(2.3 * len(cols), 2.4 * n), squeeze=False)
   h, w = photos.shape[1:3]
   for r in range(n):
-    panels = [photos[r], None, att['saliency'][r], att['smooth'][r], att['ig'][r],
+    guided = np.abs(att['guided'][r]).max(-1)  # as saliency: max over channels of |g|
+    panels = [photos[r], None, att['saliency'][r], guided, att['smooth'][r], att['ig'][r],
               att['occlusion'][r]]
     for c, (ax, title) in enumerate(zip(axes[r], cols)):
       ax.axis('off')
@@ -78,7 +80,7 @@ def attribution_sheet(photos: np.ndarray, names, att: dict, path: str, cam_layer
       elif c == 0:
         ax.imshow(photos[r])
       else:
-        ax.imshow(_norm(panels[c]), cmap='inferno' if c < 5 else 'RdBu_r')
+        ax.imshow(_norm(panels[c]), cmap='inferno' if c < 6 else 'RdBu_r')
       ax.set_title(f'{names[r]}: {att["top1"][r]}' if c == 0 else title, fontsize=7)
   fig.tight_layout()
   return save_png(fig, path)
