@@ -1,0 +1,30 @@
+r"""Fast R-CNN on 96x96 multi-digit canvases with selective-search proposals (the R-CNN lineage, course §3).
+
+Command:
+  python launch.py --config experiments/fast_rcnn_canvas.py --workdir runs/fast_rcnn_canvas
+
+Model: one SmallBackbone pass per canvas (32/64/64, stride 8), every selective-search proposal RoIAligned 7x7 from that shared map and classified + box-regressed by Faster R-CNN's TwoMLPHead(256).
+Proposals: data.selective_search (felzenszwalb k = 50/100/200, colour+texture+size+fill and
+texture+size+fill hierarchies, boxes >= 8 px), the 100 best-ranked per canvas, padded + masked;
+computed once per canvas set on the host and cached (proposals.json says how long it took).
+Data: the YOLO / Faster R-CNN canvases (64x64, 1..4 digits): 4,000 train, the same 1,000
+held-out canvases, batch 8. 64 RoIs per image (<= 25% foreground), AdamW 1e-3, warmup + cosine, 1,000 steps.
+Produces in the workdir: checkpoints/, metrics.jsonl (train/classifier, box_reg; eval/AP, AP50,
+AP75, voc_AP50, proposal_recall50 / 70), proposals.json, curves.png, proposals.png,
+detections.png, pr_curves.png.
+Time and result on the 2-core CPU: not measured yet.
+`:smoke` is a few-step variant that the tests run.
+"""
+import os
+import runpy
+
+import ml_collections
+
+_FAMILY = runpy.run_path(os.path.join(os.path.dirname(__file__), '_rcnn_lineage.py'))
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  if arg not in (None, 'smoke'):
+    raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
+  c = _FAMILY['base']('fast_rcnn')
+  return _FAMILY['smoke'](c) if arg == 'smoke' else c
