@@ -28,6 +28,7 @@ import numpy as np
 
 from cnn_jax import models
 from cnn_jax.benchmarks import models as zoo_bench
+from cnn_jax.ops import conv_autotune, plan_cache
 from cnn_jax.tasks import _supervised
 from cnn_jax.train import optim
 
@@ -130,22 +131,26 @@ def main():
     sys.path.insert(0, args.before)
     args.impls = ['before', *args.impls]
   torch = Torch(args.torch_python) if args.torch_python else None
-  print('load average', os.getloadavg(), 'jax', jax.__version__, flush=True)
+  started = time.perf_counter()
+  machine = plan_cache.machine()
+  print('load average', os.getloadavg(), 'jax', jax.__version__, 'cpu', machine['cpu'],
+        machine['isa'], flush=True)
   report = []
   for prefix in args.workloads:
     lenet = prefix == 'lenet5'
     batch = args.lenet_batch if lenet else (ZOO[prefix][3] or args.batch)
     workload = (f'lenet5 32px b{batch} train' if lenet else
                 zoo_bench.workload_name(prefix, ZOO[prefix][2], batch))
-    runners, compile_s = {}, {}
+    runners, compile_s, tuning_s = {}, {}, {}
     for impl in args.impls:
       if impl == 'before':
         step, step_args = _before_step(prefix, batch)
       else:
         step, step_args = _lenet_step(impl, batch) if lenet else _zoo_step(prefix, impl, batch)
-      t = time.perf_counter()
+      t, tuned = time.perf_counter(), conv_autotune.tuning_seconds()
       compiled = jax.jit(step).lower(*step_args).compile()
       compile_s[impl] = time.perf_counter() - t
+      tuning_s[impl] = conv_autotune.tuning_seconds() - tuned  # 'auto' timing candidates (first run)
       jax.block_until_ready(compiled(*step_args))  # warm-up
       runners[impl] = (compiled, step_args)
     variants = (['torch'] if torch else []) + list(args.impls)
@@ -165,16 +170,21 @@ def main():
     for v in variants:
       row = dict(workload=workload, variant=v, median_ms=med[v] * 1e3,
                  img_per_s=batch / med[v], compile_s=compile_s.get(v),
+                 autotune_s=tuning_s.get(v),
                  vs_torch=(med['torch'] / med[v]) if torch else None,
                  samples_ms=[round(t * 1e3, 2) for t in samples[v]])
       report.append(row)
-      print(f"{workload:28s} {v:8s} compile {row['compile_s'] or 0:6.1f} s  median "
+      print(f"{workload:28s} {v:8s} compile {row['compile_s'] or 0:6.1f} s "
+            f"(autotune {row['autotune_s'] or 0:5.1f} s)  median "
             f"{row['median_ms']:8.1f} ms  {row['img_per_s']:8.0f} img/s  vs torch "
             f"{row['vs_torch'] or 0:5.2f}x", flush=True)
   print('load average', os.getloadavg(), flush=True)
   if args.out:
     with open(args.out, 'w') as f:
-      json.dump(dict(load_average=os.getloadavg(), results=report), f, indent=1)
+      json.dump(dict(load_average=os.getloadavg(), machine=machine, jax=jax.__version__,
+                     torch=torch.version if torch else None, args=vars(args),
+                     wall_s=time.perf_counter() - started,
+                     conv_plans=conv_autotune.used_plans(), results=report), f, indent=1)
 
 
 if __name__ == '__main__':

@@ -20,6 +20,16 @@ import torch
 from torch import nn
 
 
+
+def cpu_model() -> str:
+  """The CPU model from /proc/cpuinfo: cnn_jax's benchmarks compare results of one CPU only."""
+  try:
+    with open('/proc/cpuinfo') as f:
+      return next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')),
+                  platform.processor())
+  except OSError:
+    return platform.processor()
+
 def lenet5():
   return nn.Sequential(
       nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
@@ -77,7 +87,8 @@ def main():
     loop.append(time.perf_counter() - t)
   name = f'lenet5 train b{args.batch}'
   out = dict(baseline=None, peak_gflops=None,
-             machine=dict(processor=platform.processor(), torch=torch.__version__, threads=2),
+             machine=dict(cpu=cpu_model(),
+                          processor=platform.processor(), torch=torch.__version__, threads=2),
              results=[result(name, 'torch step', bare, args.batch),
                       result(name, 'torch loop', loop, args.batch)])
   import os

@@ -30,6 +30,16 @@ from cnn_jax.benchmarks import _shapes  # noqa: E402  (plain data, no jax)
 RUNS, WARMUP = 10, 2
 
 
+
+def cpu_model() -> str:
+  """The CPU model from /proc/cpuinfo: cnn_jax's benchmarks compare results of one CPU only."""
+  try:
+    with open('/proc/cpuinfo') as f:
+      return next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')),
+                  platform.processor())
+  except OSError:
+    return platform.processor()
+
 def timeit(fn, runs=RUNS, warmup=WARMUP, min_sample_s=0.02):
   for _ in range(warmup):
     fn()
@@ -146,7 +156,8 @@ def main():
   os.makedirs(os.path.dirname(path), exist_ok=True)
   with open(path, 'w') as f:
     json.dump(dict(baseline=None, peak_gflops=peak, results=results,
-                   machine=dict(backend='torch-cpu', threads=torch.get_num_threads(),
+                   machine=dict(cpu=cpu_model(),
+                                backend='torch-cpu', threads=torch.get_num_threads(),
                                 processor=platform.processor() or platform.machine(),
                                 torch=torch.__version__)), f, indent=1)
   print(f'wrote {path}')

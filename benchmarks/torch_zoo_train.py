@@ -29,6 +29,16 @@ import torchvision
 from torch import nn
 from torchvision import models as tvm
 
+
+def cpu_model() -> str:
+  """The CPU model from /proc/cpuinfo: cnn_jax's benchmarks compare results of one CPU only."""
+  try:
+    with open('/proc/cpuinfo') as f:
+      return next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')),
+                  platform.processor())
+  except OSError:
+    return platform.processor()
+
 def _resnet(depth):
   def build():
     m = getattr(tvm, f'resnet{depth}')(num_classes=10)
@@ -140,7 +150,8 @@ def main():
     print(f'{name}: {params:,} params, median {statistics.median(samples) * 1e3:.1f} ms, '
           f'{batch / statistics.median(samples):.1f} img/s', flush=True)
   out = dict(baseline=None, peak_gflops=None, results=results,
-             machine=dict(processor=platform.processor(), torch=torch.__version__,
+             machine=dict(cpu=cpu_model(),
+                          processor=platform.processor(), torch=torch.__version__,
                           torchvision=torchvision.__version__, threads=args.threads))
   os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
   with open(args.out, 'w') as f:

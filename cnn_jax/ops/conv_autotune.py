@@ -174,6 +174,11 @@ def _fixed_entry(impl, pass_, x_shape, w_shape, dtype, strides, pads, dilation, 
   return dict(impl=chosen, source='fast rules' if impl == 'fast' else f'fixed ({impl})')
 
 
+def tuning_seconds() -> float:
+  """Seconds this process spent timing candidates (0 when every plan came from the cache)."""
+  return _SPENT[0]
+
+
 def used_plans() -> dict[str, dict]:
   """{key: entry} of every conv pass traced with impl 'auto' in this process so far."""
   with _LOCK:

@@ -27,10 +27,12 @@ can override (--config.shapes="('resnet18',)").
 `<workdir>/benchmark.json` (`bench.to_dict`) and returns the `bench.Report`.
 """
 import importlib
+import json
 import os
 import pkgutil
 
 from cnn_jax import bench
+from cnn_jax.ops import plan_cache
 
 NEEDS_WORKDIR = False  # launch.py: --workdir is optional (only where benchmark.json goes)
 
@@ -57,7 +59,15 @@ def run(config, workdir: str | None = None) -> bench.Report:
   external = []
   for path in config.external:
     if os.path.exists(path):
-      external += bench.load_results(path)
+      # Timings from another CPU are not comparable: no ratios against them (issue 16).
+      with open(path) as f:
+        theirs, ours = json.load(f).get('machine', {}).get('cpu'), plan_cache.machine()['cpu']
+      if theirs == ours:
+        external += bench.load_results(path)
+      else:
+        print(f'(external results {path} are STALE: taken on {theirs or "an unrecorded CPU"}, '
+              f'this is {ours}; no ratios against them. Refresh them by re-running the script '
+              f'that made them on this machine.)')
     else:
       print(f'(external results {path} not found: run the script that makes them to add them)')
   if hasattr(suite, 'measure'):  # things timed outside bench.time_case, e.g. a whole loop
