@@ -184,6 +184,32 @@ def test_colour_preservation():
                              atol=1e-6)
 
 
+def test_style_scale_blend_and_multiscale_init_in_the_task():
+  """style_scale sets the style images' long side; the task's targets are the blend of each
+  style's per-position Grams (features faked: the image itself is the 'layer'); a coarse
+  result seeds the next scale, resized to the content; a bad blend names the key."""
+  import ml_collections
+  config = ml_collections.ConfigDict(dict(styles=('astronaut', 'camera'), style_scale=0.5,
+                                          content_layer='l', style_layers=('l',),
+                                          style_blend=(3.0, 1.0), init='content', init_noise=0.3))
+  styles = st.load_styles(config, 48)
+  assert [s.shape for s in styles] == [(24, 24, 3), (24, 24, 3)]  # camera is grey: 3 copies
+
+  class Identity:
+    variables = {}
+    __call__ = lambda self, v, x, names: {n: x for n in names}
+  content = RNG.uniform(size=(6, 6, 3)).astype(np.float32)
+  consts = st._constants(Identity(), content, styles, config)
+  per_pos = lambda s: style.gram_matrix(jnp.asarray(s[None]), 'hw')[0] * 36
+  np.testing.assert_allclose(consts['grams']['l'][0], 0.75 * per_pos(styles[0]) +
+                             0.25 * per_pos(styles[1]), rtol=1e-4)
+  coarse = RNG.uniform(size=(3, 3, 3)).astype(np.float32)
+  assert st._init_image(content, config, jax.random.key(0), coarse).shape == (6, 6, 3)
+  config.style_blend = (1.0,)
+  with pytest.raises(ValueError, match='style_blend has 1 weights for 2 styles'):
+    st._constants(Identity(), content, styles, config)
+
+
 def test_vgg19_layer_tables_and_bad_weight_file(tmp_path):
   assert vgg19_nst.conv_indices() == [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
   x = RNG.uniform(size=(2, 3)).astype(np.float32)

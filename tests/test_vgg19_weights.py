@@ -101,6 +101,30 @@ def test_style_transfer_task_tiny_resumes_and_guards(features, tmp_path, monkeyp
 
 
 @pytest.mark.slow
+def test_style_transfer_task_runs_lbfgs_through_the_generic_step(features, tmp_path):
+  """config.optimizer.name='lbfgs': plain optax.lbfgs in the train loop (no adapter), sigmoid
+  parametrisation; the loss falls, the image stays in [0, 1]; 'clip' + L-BFGS is refused."""
+  import sys
+  sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / 'experiments'))
+  import _style
+  config = _style.base()
+  config.content_layer, config.style_layers, config.style_layer_weights = (
+      'conv2_1', ('conv1_1', 'conv2_1'), (0.5, 0.5))
+  config.parametrisation, config.optimizer.name = 'sigmoid', 'lbfgs'
+  config.steps, config.log_every, config.checkpoint_every = 3, 1, 3
+  content = np.asarray(_image('content')[0, ::2, ::2])
+  styles = [np.asarray(_image('style')[0, ::2, ::2])]
+  image, stats = st.optimise(features, content, styles, config, str(tmp_path / 'l'),
+                             show_progress=False)
+  losses = [json.loads(line)['train/loss'] for line in open(tmp_path / 'l' / 'metrics.jsonl')]
+  assert losses[-1] < 0.5 * losses[0] and stats['loss'] < losses[-1]
+  assert 0 <= image.min() and image.max() <= 1
+  config.parametrisation = 'clip'
+  with pytest.raises(ValueError, match='sigmoid'):
+    st.optimise(features, content, styles, config, str(tmp_path / 'c'), show_progress=False)
+
+
+@pytest.mark.slow
 def test_adain_equals_pytorch_release_network():
   from cnn_jax.models import adain
   w = _or_skip(lambda: vgg19_nst.load_vgg19('nst'))

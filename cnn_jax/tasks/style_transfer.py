@@ -59,8 +59,17 @@ def load_image(name: str, max_side: int | None) -> np.ndarray:
     raise ValueError(f'Unknown image {name!r}: use {sorted(paintings.PAINTINGS)}, '
                      "'darknet/<dog|person|horses>.jpg' or a skimage.data name (astronaut, "
                      'chelsea).')
-  image = np.asarray(getattr(data, name)())[..., :3].astype(np.float32) / 255
+  image = np.asarray(getattr(data, name)())
+  image = np.repeat(image[..., None], 3, -1) if image.ndim == 2 else image[..., :3]  # grey
+  image = image.astype(np.float32) / 255
   return paintings.resize_max_side(image, max_side)
+
+
+def load_styles(config, content_side: int) -> list[np.ndarray]:
+  """The style images, each resized to long side `style_scale * content_side` (>= 8 px):
+  the scale sets the size of the brush strokes the Grams see (jcjohnson's -style_scale)."""
+  side = max(8, round(content_side * config.style_scale))
+  return [load_image(s, side) for s in config.styles]
 
 
 def match_histogram(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -290,8 +299,7 @@ def run(config, workdir: str | None) -> dict:
                      "'luminance' or 'histogram'.")
   if config.method == 'adain':
     content = load_image(config.content, config.max_side)
-    styles = [load_image(s, max(8, round(config.max_side * config.style_scale)))
-              for s in config.styles]
+    styles = load_styles(config, config.max_side)
     if config.preserve_colors == 'histogram':
       styles = [match_histogram(s, content) for s in styles]
     result, stats = adain_transfer(config, content, styles)
@@ -303,8 +311,7 @@ def run(config, workdir: str | None) -> dict:
   previous, stats, t0 = None, {}, time.perf_counter()
   for px in scales:
     content = load_image(config.content, px)
-    style_side = max(8, round(px * config.style_scale))
-    styles = [load_image(s, style_side) for s in config.styles]
+    styles = load_styles(config, px)
     if config.preserve_colors == 'histogram':
       styles = [match_histogram(s, content) for s in styles]
     sub = workdir if len(scales) == 1 else os.path.join(workdir, f'scale_{px}')
