@@ -1,14 +1,17 @@
-r"""Fast R-CNN on 96x96 multi-digit canvases with selective-search proposals (the R-CNN lineage, course §3).
+r"""Fast R-CNN on 64x64 multi-digit canvases with selective-search proposals (course §3).
 
 Command:
   python launch.py --config experiments/fast_rcnn_canvas.py --workdir runs/fast_rcnn_canvas
 
-Model: one SmallBackbone pass per canvas (32/64/64, stride 8), every selective-search proposal RoIAligned 7x7 from that shared map and classified + box-regressed by Faster R-CNN's TwoMLPHead(256).
+Model: one SmallBackbone pass per canvas (32/64/64, stride 8); every selective-search
+proposal is RoIAligned 7x7 from that shared map and classified + box-regressed by Faster
+R-CNN's TwoMLPHead(256): models.rcnn.FastRCNN.
 Proposals: data.selective_search (felzenszwalb k = 50/100/200, colour+texture+size+fill and
 texture+size+fill hierarchies, boxes >= 8 px), the 100 best-ranked per canvas, padded + masked;
 computed once per canvas set on the host and cached (proposals.json says how long it took).
 Data: the YOLO / Faster R-CNN canvases (64x64, 1..4 digits): 4,000 train, the same 1,000
-held-out canvases, batch 8. 64 RoIs per image (<= 25% foreground), AdamW 1e-3, warmup + cosine, 1,000 steps.
+held-out canvases, batch 8. 64 RoIs per image (<= 25% foreground), AdamW 1e-3, warmup +
+cosine, 800 steps.
 Produces in the workdir: checkpoints/, metrics.jsonl (train/classifier, box_reg; eval/AP, AP50,
 AP75, voc_AP50, proposal_recall50 / 70), proposals.json, curves.png, proposals.png,
 detections.png, pr_curves.png.

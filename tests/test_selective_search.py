@@ -58,8 +58,8 @@ def test_size_fill_merge_order_by_hand():
   image = np.zeros((10, 10, 1))
   feats = ss.region_features(image, labels)
   np.testing.assert_array_equal(feats['size'], [20, 20, 30, 30])
-  np.testing.assert_array_equal(feats['box'], [[0, 0, 2, 10], [2, 0, 4, 10], [4, 0, 10, 5],
-                                               [4, 5, 10, 10]])
+  np.testing.assert_array_equal(feats['box'], [[0, 0, 2, 10], [2, 0, 4, 10],
+                                               [4, 0, 10, 5], [4, 5, 10, 10]])
   pairs = ss.adjacent_pairs(labels)
   assert pairs == [(0, 1), (1, 2), (1, 3), (2, 3)]
   # s_size + s_fill on paper (image area 100):
@@ -71,8 +71,9 @@ def test_size_fill_merge_order_by_hand():
     assert ss.similarity(r(i), r(j), 100.0, sf) == pytest.approx(want)
   hier = ss.hierarchical_grouping(feats, pairs, 100.0, sf)
   np.testing.assert_array_equal(hier[4:], [[0, 0, 4, 10], [4, 0, 10, 10], [0, 0, 10, 10]])
-  # Size alone: A,B 0.6 > B,C = B,D 0.5 > C,D 0.4; then AB,C 0.3 < C,D 0.4 -> C+D. Fill alone: A,B and C,D both 1.0, the
-  # older pair (A,B, listed first) wins the tie, then C+D (1.0) before AB,C (0.7).
+  # Size alone: A,B 0.6 > B,C = B,D 0.5 > C,D 0.4; then AB,C 0.3 < C,D 0.4 -> C+D.
+  # Fill alone: A,B and C,D both 1.0, the older pair (A,B, listed first) wins the tie,
+  # then C+D (1.0) before AB,C (0.7).
   for weights in ((0, 0, 1, 0), (0, 0, 0, 1)):
     np.testing.assert_array_equal(ss.hierarchical_grouping(feats, pairs, 100.0, weights)[4:6],
                                   [[0, 0, 4, 10], [4, 0, 10, 10]])

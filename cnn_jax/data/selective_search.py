@@ -1,4 +1,4 @@
-r"""Selective search (Uijlings et al., IJCV 2013): class-agnostic region proposals from a segmentation.
+r"""Selective search (Uijlings et al., IJCV 2013): class-agnostic proposals from a segmentation.
 
 Host-side numpy, one image at a time (a classical algorithm, R-CNN's and Fast R-CNN's proposer):
 
@@ -224,8 +224,8 @@ def selective_search(image: np.ndarray, num_boxes: int,
   return out, valid
 
 
-def propose(images: np.ndarray, num_boxes: int, cfg: SelectiveSearchConfig = SelectiveSearchConfig(),
-            progress: bool = False):
+def propose(images: np.ndarray, num_boxes: int,
+            cfg: SelectiveSearchConfig = SelectiveSearchConfig(), progress: bool = False):
   """`selective_search` on each image of `[B, H, W, C]`: boxes `[B, K, 4]`, valid `[B, K]`,
   and the wall-clock seconds it took (host, one core)."""
   if images.ndim != 4:
