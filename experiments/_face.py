@@ -18,11 +18,17 @@ def base() -> ml_collections.ConfigDict:
       norm='batch', input_size=None))
 
   c.data = ml_collections.ConfigDict(dict(
-      name='orl',            # the ORL / AT&T faces (data.orl), split by person
+      name='orl',            # the ORL / AT&T faces (data.orl), split by person; or 'lfw'
+      dir='',                # 'lfw': the TFDS data dir holding a prepared lfw ('' = TFDS_DATA_DIR)
+      lfw=ml_collections.ConfigDict(dict(
+          min_images=5,      # people with fewer photos are left out (>= data.k for P x K)
+          test_fraction=0.3, # of the kept people, never seen in training
+          crop=150)),        # central crop of the 250x250 photos (0: whole photo)
       train_identities=30,   # people 0..29 train, 30..39 test (0: all 40 in test)
-      image_size=150,        # training: ORL 92x112 grey -> 150x150x3 (antialiased; the net needs >= 131)
-      preprocess='stretch',  # pretrained net: 'pad' (face-api's) | 'stretch' to 150x150 |
-                             # 'mtcnn' (the face box MTCNN finds, squared, resampled)
+      image_size=150,        # ORL 92x112 grey -> 150x150x3 (the net needs >= 131)
+      preprocess='resize',   # 'resize' (antialiased) | the pretrained net's 'stretch' |
+                             # 'pad' (face-api's) | 'mtcnn' (pretrained evaluation only: the
+                             # face box MTCNN finds, squared, resampled)
       crop_margin=0.0,       # 'mtcnn': box side grown by this fraction
       p=6, k=5,              # P identities x K photos per batch
       batch_size=30,         # = p * k
@@ -31,7 +37,8 @@ def base() -> ml_collections.ConfigDict:
       normalize='',          # inputs in [0, 1]
   ))
 
-  c.init_from = ''           # '' (fresh) | 'face_api' (evaluate the pretrained net) | a workdir
+  c.init_from = ''           # '' (fresh) | 'face_api' (the pretrained net: evaluated when
+                             # train.steps=0, else fine-tuned) | a workdir
   c.transfer = ml_collections.ConfigDict(dict(reinit=()))
 
   c.loss = ml_collections.ConfigDict(dict(

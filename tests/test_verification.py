@@ -1,4 +1,5 @@
 """Verification / recognition metrics against scikit-learn and hand-computed cases."""
+import flax.linen as nn
 import numpy as np
 import pytest
 from sklearn import metrics as skm
@@ -84,19 +85,33 @@ def test_nearest_neighbour_and_one_shot_by_hand():
     v.one_shot_accuracy(separable, ids, n_way=3, tau=1.0)
 
 
-def test_siamese_verifier_is_symmetric_and_chi2_by_hand():
+class _TinyEmbedder(nn.Module):
+  """flatten -> Dense(5) (-> keep the conv map when `vector` is False)."""
+  vector: bool = True
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    x = nn.Conv(3, (3, 3))(x)
+    return nn.Dense(5)(x.reshape(len(x), -1)) if self.vector else x
+
+
+def test_siamese_verifier_is_exactly_symmetric_and_chi2_by_hand():
   import jax
   import jax.numpy as jnp
-  from cnn_jax import models
   from cnn_jax.models.siamese import SiameseVerifier, pair_features
-  rng = np.random.default_rng(0)
-  a, b = (jnp.asarray(rng.random((3, 32, 32, 1)), jnp.float32) for _ in range(2))
+  pairs = jnp.asarray(np.random.default_rng(0).random((3, 2, 6, 6, 1)), jnp.float32)
   for kind in ('abs', 'chi2'):
-    net = SiameseVerifier(models.create('lenet5', num_classes=6), kind)
-    variables = net.init(jax.random.key(0), a, b)
-    ab, ba = net.apply(variables, a, b), net.apply(variables, b, a)
+    net = SiameseVerifier(_TinyEmbedder(), kind)
+    variables = net.init(jax.random.key(0), pairs)  # pairs stacked on axis 1
+    ab, ba = net.apply(variables, pairs), net.apply(variables, pairs[:, ::-1])
     assert ab.shape == (3,)
-    np.testing.assert_allclose(np.asarray(ab), np.asarray(ba), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(ab), np.asarray(ba))  # V(a, b) = V(b, a) exactly
+    np.testing.assert_array_equal(np.asarray(ab), np.asarray(
+        net.apply(variables, pairs[:, 0], pairs[:, 1])))  # the two-argument form
+  with pytest.raises(ValueError, match=r'pairs \[N, 2'):
+    net.apply(variables, pairs[:, 0])
+  with pytest.raises(ValueError, match='vectors'):  # an embedder whose output is no vector
+    SiameseVerifier(_TinyEmbedder(vector=False)).init(jax.random.key(0), pairs)
   e1, e2 = jnp.array([[1.0, 0.0, 3.0]]), jnp.array([[3.0, 0.0, 1.0]])
   # (1-3)^2/4 = 1; 0/0 -> 0 (denominator floored); (3-1)^2/4 = 1.
   np.testing.assert_allclose(np.asarray(pair_features(e1, e2, 'chi2')), [[1.0, 0.0, 1.0]])

@@ -2,7 +2,9 @@
 evaluate verification and one-shot recognition on identities never seen in training.
 
 Data: the ORL / AT&T faces (`data.orl`, 40 people x 10 photos), split by identity: people
-0 .. data.train_identities - 1 train, the others test. Config keys: experiments/_face.py.
+0 .. data.train_identities - 1 train, the others test; or data.name='lfw', TFDS's Labeled
+Faces in the Wild for users who have it prepared (`data.lfw`, split by person, people with
+fewer than data.lfw.min_images photos left out). Config keys: experiments/_face.py.
 
 Training (the supervised runner, tasks/_supervised.py): batches of P identities x K photos
 (`data.pk_sampler`), embeddings optionally L2-normalised, `losses.triplet.mined_triplet_loss`
@@ -15,12 +17,14 @@ EER, VAL@FAR eval.far (with the FAR resolution), N-way one-shot accuracy for eva
 open-set one-shot accuracy at the mean chosen threshold. Pictures: roc.png, pairs.png,
 one_shot.png, embeddings.png.
 
-`init_from='face_api'` with train.steps=0 evaluates face-api's pretrained dlib network
-(`weights.face_api`) instead, on every test image: data.preprocess 'pad' | 'stretch' resize
-the whole photo (`models.face_recognition.preprocess`), 'mtcnn' crops the face MTCNN finds
-(`mtcnn_face_crops`, data.crop_margin); data.train_identities=0 puts all 40 people in the
-test split. The runner cannot load these weights (its init_from knows torchvision
-files and workdirs), so that path embeds and evaluates here without training.
+Inputs (`prepare`, data.preprocess): 'resize' (antialiased bilinear, `prepare_images`) or
+the pretrained network's own 'stretch' | 'pad' (`models.face_recognition.preprocess`).
+
+`init_from='face_api'` starts from face-api's pretrained dlib network (`weights.face_api`,
+loaded through `Task.pretrained_variables`, so the runner fine-tunes it). With train.steps=0
+it is evaluated as it is, on every test image (`evaluate_pretrained`, no runner): there
+data.preprocess may also be 'mtcnn', the face MTCNN finds (`mtcnn_face_crops`,
+data.crop_margin); data.train_identities=0 puts all 40 people in the test split.
 """
 import json
 import os
@@ -51,6 +55,32 @@ def load_orl_split(train_identities: int) -> sources.Dataset:
   return sources.Dataset('orl', sources.ArraySplit(faces.images[train], faces.subjects[train]),
                          sources.ArraySplit(faces.images[test], faces.subjects[test]),
                          orl.NUM_SUBJECTS, names)
+
+
+def load_faces(config) -> sources.Dataset:
+  """config.data.name 'orl' (`load_orl_split`) or 'lfw' (TFDS, `data.lfw.load_lfw` with
+  config.data.dir and config.data.lfw), split by person."""
+  d = config.data
+  if d.name == 'orl':
+    return load_orl_split(d.train_identities)
+  if d.name == 'lfw':
+    from cnn_jax.data.lfw import load_lfw
+    return load_lfw(d.dir, d.lfw.min_images, d.lfw.test_fraction, config.seed, d.lfw.crop)
+  raise ValueError(f"Unknown face dataset config.data.name={d.name!r}; use 'orl' or 'lfw'.")
+
+
+def prepare_faces(images: np.ndarray, data) -> np.ndarray:
+  """uint8 [N, H, W, 1|3] -> float32 [N, S, S, 3] in [0, 1], S = data.image_size, by
+  data.preprocess: 'resize' (antialiased, `prepare_images`) or 'stretch' | 'pad'
+  (`models.face_recognition.preprocess`, what the pretrained network was evaluated with)."""
+  if data.preprocess == 'resize':
+    return prepare_images(images, data.image_size, 'resize', 3)
+  if data.preprocess in ('stretch', 'pad'):
+    from cnn_jax.models.face_recognition import preprocess
+    return np.asarray(preprocess(jnp.asarray(images, jnp.float32) / 255.0, data.image_size,
+                                 data.preprocess))
+  raise ValueError(f"data.preprocess={data.preprocess!r} for training: use 'resize', 'stretch' "
+                   "or 'pad' ('mtcnn' crops are for the pretrained evaluation, train.steps=0).")
 
 
 def embedding_metrics(emb: np.ndarray, labels: np.ndarray, cfg, seed: int = 0) -> dict:
@@ -135,7 +165,7 @@ class FaceEmbedding(_supervised.Task):
   unit, progress = 'img', ('loss', 'fraction_active')
 
   def load_data(self):
-    return load_orl_split(self.config.data.train_identities)
+    return load_faces(self.config)
 
   def build_model(self, dataset):
     kwargs = {k: v for k, v in self.config.model.to_dict().items() if k != 'name'}
@@ -145,12 +175,25 @@ class FaceEmbedding(_supervised.Task):
     d = self.config.data
     if d.p * d.k != d.batch_size:
       raise ValueError(f'data.batch_size={d.batch_size} must equal data.p * data.k = {d.p * d.k}.')
-    labels = dataset.train.get(np.arange(len(dataset.train)))['label']
-    return PKSampler(labels, d.p, d.k, seed=self.config.seed)
+    return PKSampler(dataset.train.labels, d.p, d.k, seed=self.config.seed)
+
+  def pretrained_variables(self, model, source):
+    """init_from='face_api': face-api's dlib network (the registry model 'face_recognition'
+    with its defaults: 150x150 input, affine norm, 128-d)."""
+    if source != 'face_api':
+      return super().pretrained_variables(model, source)
+    from cnn_jax.models.face_recognition import FaceRecognitionNet
+    if not isinstance(model, FaceRecognitionNet) or (
+        model.widths, model.blocks, model.embedding_dim, model.norm) != (
+            (32, 64, 128, 256), (3, 3, 2, 2), 128, 'affine'):
+      raise ValueError("init_from='face_api' loads dlib's network: config.model must be "
+                       "name='face_recognition' with its default widths, blocks, embedding_dim "
+                       "and norm='affine'.")
+    from cnn_jax.weights import face_api
+    return face_api.load_face_recognition()
 
   def prepare(self, examples):
-    d = self.config.data
-    return {'image': prepare_images(examples['image'], d.image_size, 'resize', 3),
+    return {'image': prepare_faces(examples['image'], self.config.data),
             'label': examples['label'].astype(np.int32)}
 
   def _embed(self, outputs):
@@ -178,45 +221,65 @@ class FaceEmbedding(_supervised.Task):
                 run.workdir, self.config.seed)
 
 
-def mtcnn_face_crops(images: np.ndarray, size: int = 150, margin: float = 0.0,
-                     batch: int = 50) -> tuple[np.ndarray, np.ndarray]:
-  """Face crops by MTCNN (models.mtcnn_cascade): uint8 [N, H, W, 1|3] -> (float32
-  [N, size, size, 3] in [0, 1], found bool [N]).
-
-  The best-scoring face box of each image, squared to side max(w, h) * (1 + margin) about its
-  centre, is resampled bilinearly (edge pixels repeated outside the photo); an image with no
-  face detected is used whole (resized) and marked found=False. No landmark alignment."""
+def mtcnn_boxes(images: np.ndarray, batch: int = 50,
+                compiler_options: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """The best-scoring face MTCNN (models.mtcnn_cascade) finds in each image: uint8
+  [N, H, W, 1|3] -> (boxes float64 [N, 4] xyxy pixels, found bool [N])."""
   from cnn_jax.models import mtcnn
   from cnn_jax.models.mtcnn_cascade import make_detector
   from cnn_jax.weights.mtcnn import load_mtcnn
   rgb = np.repeat(images, 3, -1) if images.shape[-1] == 1 else images
-  detect = make_detector(mtcnn.from_keras(load_mtcnn()), batched=True)
+  detect = make_detector(mtcnn.from_keras(load_mtcnn()), batched=True,
+                         compiler_options=compiler_options)
   boxes, found = [], []
   for i in range(0, len(rgb), batch):
     faces = jax.device_get(detect(jnp.asarray(rgb[i:i + batch])))
     boxes.append(faces.boxes[:, 0])
     found.append(faces.valid[:, 0])
-  boxes, found = np.concatenate(boxes).astype(np.float64), np.concatenate(found)
-  h, w = rgb.shape[1:3]
-  out = np.empty((len(rgb), size, size, 3), np.float32)
-  for n, (img, (x1, y1, x2, y2), ok) in enumerate(zip(rgb.astype(np.float32) / 255, boxes, found)):
+  return np.concatenate(boxes).astype(np.float64), np.concatenate(found)
+
+
+def square_crops(images: np.ndarray, boxes: np.ndarray, found: np.ndarray, size: int = 150,
+                 margin: float = 0.0) -> np.ndarray:
+  """float [N, H, W, C] images, boxes [N, 4] xyxy, found bool [N] -> float32 [N, size, size, C].
+
+  Each box is squared to side max(w, h) * (1 + margin) about its centre and resampled
+  bilinearly at the size x size pixel centres (coordinates outside the photo clamped to the
+  edge: its pixels repeated); an image whose box was not found is used whole (stretched)."""
+  n, h, w, c = images.shape
+  out = np.empty((n, size, size, c), np.float32)
+  for k, (img, (x1, y1, x2, y2), ok) in enumerate(zip(np.asarray(images, np.float32), boxes, found)):
     if not ok:
       x1, y1, x2, y2 = 0.0, 0.0, float(w), float(h)
     side = max(x2 - x1, y2 - y1) * (1 + margin if ok else 1)
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    grid = (np.arange(size) + 0.5) * side / size - side / 2 - 0.5  # pixel centres
-    ys, xs = np.clip(cy + grid, 0, h - 1), np.clip(cx + grid, 0, w - 1)
+    if ok:
+      grid_y = grid_x = (np.arange(size) + 0.5) * side / size - side / 2 - 0.5  # pixel centres
+    else:
+      grid_y = (np.arange(size) + 0.5) * h / size - h / 2 - 0.5
+      grid_x = (np.arange(size) + 0.5) * w / size - w / 2 - 0.5
+    ys, xs = np.clip(cy + grid_y, 0, h - 1), np.clip(cx + grid_x, 0, w - 1)
     y0, x0 = np.minimum(ys.astype(int), h - 2), np.minimum(xs.astype(int), w - 2)
     fy, fx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
     top = img[y0][:, x0] * (1 - fx) + img[y0][:, x0 + 1] * fx
     bottom = img[y0 + 1][:, x0] * (1 - fx) + img[y0 + 1][:, x0 + 1] * fx
-    out[n] = top * (1 - fy) + bottom * fy
-  return out, found
+    out[k] = top * (1 - fy) + bottom * fy
+  return out
+
+
+def mtcnn_face_crops(images: np.ndarray, size: int = 150, margin: float = 0.0,
+                     batch: int = 50, compiler_options: dict | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+  """Face crops by MTCNN: uint8 [N, H, W, 1|3] -> (float32 [N, size, size, 3] in [0, 1],
+  found bool [N]): `mtcnn_boxes`, then `square_crops` (data.crop_margin). No landmark
+  alignment; an image with no face detected is used whole and marked found=False."""
+  boxes, found = mtcnn_boxes(images, batch, compiler_options)
+  rgb = np.repeat(images, 3, -1) if images.shape[-1] == 1 else images
+  return square_crops(rgb.astype(np.float32) / 255, boxes, found, size, margin), found
 
 
 def evaluate_pretrained(config, workdir: str) -> dict:
   """face-api's network on the test split: metrics.json + the pictures (no training)."""
-  from cnn_jax.models.face_recognition import preprocess
   from cnn_jax.weights import face_api
   os.makedirs(workdir, exist_ok=True)
   dataset = load_orl_split(config.data.train_identities)
@@ -230,7 +293,7 @@ def evaluate_pretrained(config, workdir: str) -> dict:
     images = mtcnn_face_crops(test['image'], 150, config.data.crop_margin)
     images, found = images
   else:
-    images = np.asarray(preprocess(jnp.asarray(test['image'], jnp.float32) / 255.0, 150, mode))
+    images = prepare_faces(test['image'], config.data)
   embed = jax.jit(lambda x: model.apply(variables, x))
   bs = config.data.eval_batch_size
   emb = np.concatenate([np.asarray(embed(images[i:i + bs])) for i in range(0, len(images), bs)])
@@ -251,11 +314,9 @@ def evaluate_pretrained(config, workdir: str) -> dict:
 
 
 def run(config, workdir: str):
-  """Trains the embedding (or evaluates face-api's with init_from='face_api'); resumes."""
-  if config.init_from == 'face_api':
-    if config.train.steps:
-      raise ValueError("init_from='face_api' evaluates the pretrained network only: set "
-                       'train.steps=0 (fine-tuning it needs the runner to load these weights).')
+  """Trains the embedding (from scratch, or fine-tunes face-api's with init_from='face_api')
+  or, with init_from='face_api' and train.steps=0, evaluates face-api's; resumes."""
+  if config.init_from == 'face_api' and not config.train.steps:
     return evaluate_pretrained(config, workdir)
   return _supervised.run(FaceEmbedding(config), workdir)
 
