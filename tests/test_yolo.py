@@ -247,9 +247,29 @@ def test_bad_inputs_are_refused_with_the_key_to_change(tmp_path):
   config.data.canvas.size = (44, 44)
   with pytest.raises(ValueError, match='stride 8'):
     yolo_task.run(config, str(tmp_path / 'b'))
-  with pytest.raises(ValueError, match='outside'):
-    from cnn_jax.data import canvases
+  config = load_config('yolo_canvas')
+  config.anchors.boxes = ((10.0, 20.0), (3.0,))   # ragged
+  with pytest.raises(ValueError, match='config.anchors.boxes'):
+    yolo_task.Yolo(config)
+  config = load_config('yolo_canvas')
+  config.data.canvas.objects = (1, 5)   # 5 objects, 4 padded slots
+  with pytest.raises(ValueError, match=r'config.data.canvas: max_boxes=4 < objects\[1\]=5'):
+    yolo_task.Yolo(config)
+  from cnn_jax.data import canvases
+  with pytest.raises(ValueError, match='outside'):   # x2 < x1
     canvases.check_boxes(np.array([[[5., 5., 3., 9.]]]), np.array([[True]]), (16, 16), 'test')
+  with pytest.raises(ValueError, match='outside'):   # past the right edge
+    canvases.check_boxes(np.array([[[5., 5., 17., 9.]]]), np.array([[True]]), (16, 16), 'test')
+  # Padding slots are not checked.
+  canvases.check_boxes(np.array([[[5., 5., 3., 9.]]]), np.array([[False]]), (16, 16), 'test')
+  # yolo_predict pointed at another task's workdir, or at no run at all.
+  from cnn_jax.tasks import yolo_predict
+  (tmp_path / 'seg').mkdir()
+  (tmp_path / 'seg' / 'config.json').write_text(json.dumps({'task': 'segmentation'}))
+  with pytest.raises(ValueError, match="'segmentation' run, not a yolo run"):
+    yolo_predict.read_run(str(tmp_path / 'seg'))
+  with pytest.raises(FileNotFoundError, match='holds no config.json'):
+    yolo_predict.read_run(str(tmp_path))
 
 
 @pytest.mark.slow
@@ -274,3 +294,18 @@ def test_pretrained_mobilenet_backbone_loads_under_backbone(tmp_path):
       np.asarray(variables['batch_stats']['backbone']['features']['18']['1']['mean']),
       np.asarray(ref['batch_stats']['features']['18']['1']['mean']))
   assert variables['params']['predict']['kernel'].shape[-1] == 2 * 15
+
+
+def test_detection_batch_by_hand():
+  """canvases.detection_batch (the tasks' prepare): /255, gray -> RGB, empty-slot labels -> 0."""
+  from cnn_jax.data import canvases
+  ex = {'image': np.array([[[[0], [255]], [[51], [102]]]], np.uint8),
+        'boxes': np.array([[[0, 0, 1, 2], [0, 0, 0, 0]]], np.float64),
+        'labels': np.array([[7, -1]], np.int64), 'valid': np.array([[True, False]])}
+  out = canvases.detection_batch(ex, channels=3)
+  assert out['image'].shape == (1, 2, 2, 3) and out['image'].dtype == np.float32
+  np.testing.assert_allclose(out['image'][0, :, :, 2], [[0.0, 1.0], [0.2, 0.4]], rtol=1e-7)
+  assert out['boxes'].dtype == np.float32 and out['labels'].dtype == np.int32
+  np.testing.assert_array_equal(out['labels'], [[7, 0]])
+  np.testing.assert_array_equal(out['boxes_valid'], [[True, False]])
+  assert canvases.detection_batch(ex, channels=1)['image'].shape == (1, 2, 2, 1)

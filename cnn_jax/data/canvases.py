@@ -103,6 +103,21 @@ def config_from(mapping) -> CanvasConfig:
                          for k, v in dict(mapping).items()})
 
 
+def detection_batch(examples: dict, channels: int) -> dict:
+  """A detector's host batch from canvas arrays (the module table): image [B, H, W, C] float32
+  = uint8 / 255, gray repeated to RGB when `channels` = 3 (ImageNet backbones); boxes [B, N, 4]
+  float32 xyxy; labels [B, N] int32 with the empty slots' -1 -> 0 (masked by boxes_valid, and
+  a valid index for gathers); boxes_valid [B, N] bool. Shared by the YOLO and Faster R-CNN
+  tasks (their `prepare`)."""
+  image = examples['image'].astype(np.float32) / 255
+  if channels == 3 and image.shape[-1] == 1:
+    image = np.repeat(image, 3, -1)
+  return {'image': np.ascontiguousarray(image),
+          'boxes': np.asarray(examples['boxes'], np.float32),
+          'labels': np.maximum(examples['labels'], 0).astype(np.int32),
+          'boxes_valid': np.asarray(examples['valid'], bool)}
+
+
 def check_boxes(boxes: np.ndarray, valid: np.ndarray, size: tuple[int, int], what: str) -> None:
   """Refuses valid boxes with x2 <= x1 / y2 <= y1 or outside the (H, W) image, naming the first."""
   h, w = size

@@ -38,10 +38,35 @@ class Yolo(_supervised.Task):
   def __init__(self, config):
     super().__init__(config)
     self.canvas = canvases.config_from(config.data.canvas.to_dict())
+    try:   # e.g. more objects than the padded maximum: refused before any data is made
+      canvases.check_config(self.canvas)
+    except ValueError as e:
+      raise ValueError(f'config.data.canvas: {e}') from None
     self.size = self.canvas.size
     self.loss_cfg = YoloLossConfig(**config.loss.to_dict())
-    self.anchors = None
+    self.anchors = self._given_anchors()   # None: k-means on the training boxes (load_data)
     self.anchor_report = {}
+    m, (h, w) = config.model, self.size
+    # Refused before any data is made: a canvas the grid cannot tile.
+    stride = YOLO(num_classes=1, num_anchors=1, backbone=m.backbone, feature=m.feature,
+                  widths=tuple(m.widths)).stride()
+    if h % stride or w % stride:
+      raise ValueError(f'The canvas {h}x{w} is not a multiple of the grid stride {stride}; '
+                       'change config.data.canvas.size or the backbone.')
+
+  def _given_anchors(self) -> np.ndarray | None:
+    """config.anchors.boxes as [A, 2] positive (w, h) pixels, or None when empty."""
+    boxes = self.config.anchors.boxes
+    if not boxes:
+      return None
+    try:
+      anchors = np.asarray(boxes, np.float32)
+    except (ValueError, TypeError):   # ragged: ((10, 20), (3,))
+      anchors = None
+    if anchors is None or anchors.ndim != 2 or anchors.shape[1] != 2 or (anchors <= 0).any():
+      raise ValueError(f'config.anchors.boxes must be ((w, h), ...) positive pixel sizes; got '
+                       f'{boxes!r}.')
+    return anchors
 
   def load_data(self):
     d = self.config.data
@@ -56,10 +81,7 @@ class Yolo(_supervised.Task):
     wh = (boxes[..., 2:] - boxes[..., :2])[valid]
     key = jax.random.key(self.config.seed)
     if a.boxes:
-      anchors = np.asarray(a.boxes, np.float32)
-      if anchors.ndim != 2 or anchors.shape[1] != 2 or (anchors <= 0).any():
-        raise ValueError(f'config.anchors.boxes must be ((w, h), ...) positive pixel sizes; got '
-                         f'{a.boxes!r}.')
+      anchors = self._given_anchors()
     else:
       fit = jax.jit(anchor_kmeans.kmeans_anchors, static_argnums=(1, 3))
       anchors = np.asarray(fit(wh, a.k, key, a.iterations).anchors)
@@ -79,11 +101,8 @@ class Yolo(_supervised.Task):
     model = YOLO(num_classes=dataset.num_classes, num_anchors=len(self.anchors),
                  backbone=m.backbone, feature=m.feature, widths=tuple(m.widths),
                  head_width=m.head_width, conv_impl=m.conv_impl)
-    self.stride = model.stride()
+    self.stride = model.stride()   # the canvas is a multiple of it (checked in __init__)
     h, w = self.size
-    if h % self.stride or w % self.stride:
-      raise ValueError(f'The canvas {h}x{w} is not a multiple of the grid stride {self.stride}; '
-                       'change config.data.canvas.size or the backbone.')
     self.grid = (h // self.stride, w // self.stride)
     if self.config.anchors.report:
       train = dataset.train.arrays
@@ -106,12 +125,7 @@ class Yolo(_supervised.Task):
     return {collection: {'backbone': tree} for collection, tree in loaded.items()}
 
   def prepare(self, examples):
-    image = examples['image'].astype(np.float32) / 255
-    if self.config.data.channels == 3 and image.shape[-1] == 1:
-      image = np.repeat(image, 3, -1)
-    return {'image': np.ascontiguousarray(image), 'boxes': examples['boxes'],
-            'labels': np.maximum(examples['labels'], 0).astype(np.int32),
-            'boxes_valid': examples['valid']}
+    return canvases.detection_batch(examples, self.config.data.channels)
 
   augment_targets = {'boxes': 'boxes', 'boxes_valid': 'boxes_valid'}
 

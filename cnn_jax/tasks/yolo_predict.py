@@ -73,9 +73,7 @@ def run(config, workdir: str) -> dict:
   else:
     test = canvases.generate(canvases.config_from(cfg.data.canvas.to_dict()), 'test', config.num_canvases,
                              seed=cfg.data.canvas_seed)
-    images = test['image'].astype(np.float32) / 255
-    if cfg.data.channels == 3 and images.shape[-1] == 1:
-      images = np.repeat(images, 3, -1)
+    images = canvases.detection_batch(test, cfg.data.channels)['image']
     originals = list(images)
     names = [f'canvas_{i}' for i in range(len(images))]
   if cfg.data.normalize:
