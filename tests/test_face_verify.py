@@ -59,7 +59,7 @@ def test_verify_task_loss_and_scores_by_hand():
   assert out['auc'] == ver.roc_auc(-logit, flag.astype(bool))
 
 
-def test_square_crops_equal_scipy_bilinear_and_prepare_resizes():
+def test_square_crops_equal_scipy_and_face_inputs_are_checked():
   from scipy.ndimage import map_coordinates
   from cnn_jax.tasks.face_embedding import FaceEmbedding, prepare_faces, square_crops
   rng = np.random.default_rng(0)
@@ -85,6 +85,9 @@ def test_square_crops_equal_scipy_bilinear_and_prepare_resizes():
   task = FaceEmbedding(config)
   with pytest.raises(ValueError, match=r'vectors \[B, D\]'):  # an embedding that is no vector
     task._embed(jnp.zeros((2, 3, 3)))
+  scratch = FaceEmbedding(load_config('face_triplet_orl', 'smoke'))  # not dlib's layout
+  with pytest.raises(ValueError, match="init_from='face_api' loads dlib's network"):
+    scratch.pretrained_variables(scratch.build_model(None), 'face_api')
 
 
 @pytest.mark.slow
