@@ -11,6 +11,8 @@ the decode, `torchvision.ops.batched_nms` per image, the top `max_detections`) a
 This file imports no jax (run as a script it imports nothing of cnn_jax either).
 """
 import argparse
+import json
+import os
 
 import numpy as np
 
@@ -75,13 +77,38 @@ def reference_results(smoke: bool = False, runs: int = 10) -> list[dict]:
                   f'{torchvision.__version__} (2 threads)', dict(s))]
 
 
+def machine(threads: int = 2) -> dict:
+  """Where the reference was timed: CPU model, cores, threads, load average, versions."""
+  import os
+  import platform
+  import torch
+  import torchvision
+  cpu = ''
+  try:
+    with open('/proc/cpuinfo') as f:
+      cpu = next((l.split(':', 1)[1].strip() for l in f if l.startswith('model name')), '')
+  except OSError:
+    pass
+  return dict(cpu=cpu or platform.processor(), machine=platform.machine(),
+              cores=os.cpu_count(), threads=threads,
+              load_average=[round(x, 2) for x in os.getloadavg()],
+              torch=torch.__version__, torchvision=torchvision.__version__)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--out', default='benchmarks/torch_results/yolo.json')
   parser.add_argument('--smoke', action='store_true')
   parser.add_argument('--runs', type=int, default=10)
   args = parser.parse_args()
-  write(reference_results(args.smoke, args.runs), args.out)
+  load_before = os.getloadavg()
+  results = reference_results(args.smoke, args.runs)
+  write(results, args.out)
+  with open(args.out) as f:   # the same JSON, with where it was measured
+    data = json.load(f)
+  data['machine'] = {**machine(), 'load_average_before': [round(x, 2) for x in load_before]}
+  with open(args.out, 'w') as f:
+    json.dump(data, f, indent=1)
   print(f'wrote {args.out}')
 
 
