@@ -10,7 +10,7 @@ Start: `weights.face_api` through the runner (`FaceEmbedding.pretrained_variable
 layer trainable (dlib's affine layers are fixed per-channel maps, no batch statistics).
 Inputs: the whole 92x112 photo stretched to 150x150 (`preprocess(..., 'stretch')`, no face
 crop). Raw embeddings (no L2 normalisation, as dlib's 0.6 threshold assumes), batch-hard
-triplet loss on Euclidean distances, margin 0.2, batches of 6 people x 5 photos, AdamW 1e-5
+triplet loss on Euclidean distances, margin 0.2, batches of 6 people x 5 photos, AdamW 3e-5
 cosine, 200 steps. ':frozen' evaluates the start point with the same inputs and pairs (no
 training). Produces in the workdir: checkpoints/, metrics.jsonl, TensorBoard events,
 config.json, curves.png, roc.png, pairs.png, one_shot.png, embeddings.png.
@@ -33,7 +33,7 @@ def get_config(arg: str | None = None):
   c.init_from = 'face_api'
   c.data.preprocess = 'stretch'
   c.loss.update(metric='euclidean', margin=0.2, strategy='batch_hard', l2_normalize=False)
-  c.optimizer.update(learning_rate=1e-5, weight_decay=0.0)
+  c.optimizer.update(learning_rate=3e-5, weight_decay=0.0)
   c.train.update(steps=200, log_every=20, eval_every=100, checkpoint_every=100)
   if arg == 'frozen':
     c.train.steps = 0
