@@ -212,6 +212,8 @@ def test_yolo_smoke_run_writes_anchors_metrics_and_pictures(tmp_path):
   records = [json.loads(l) for l in (tmp_path / 'metrics.jsonl').read_text().splitlines()]
   assert any('train/no_object' in r for r in records) and any('eval/AP50' in r for r in records)
   assert (tmp_path / 'detections.png').exists() and (tmp_path / 'pr_curves.png').exists()
+  per_class = json.loads((tmp_path / 'per_class_ap.json').read_text())
+  assert len(per_class['AP50']) == len(per_class['class_names']) == 10
   # yolo_predict on that run: a user's image file (a canvas saved as PNG, twice the size).
   from PIL import Image
   from cnn_jax.tasks import yolo_predict

@@ -13,7 +13,8 @@ fraction of training objects that keep a (cell, anchor) of their own is logged a
 Eval: COCO AP / AP50 / AP75 (= pycocotools, `metrics.coco`) and VOC AP50 on the held-out
 canvases, detections from `ops.yolo.postprocess` with `config.predict.eval_score_threshold`
 (low, as mAP needs the whole precision-recall curve). Pictures: detections.png (16 test
-canvases at the course's `config.predict.score_threshold`) and pr_curves.png (per class).
+canvases at the course's `config.predict.score_threshold`), pr_curves.png (per class) and
+per_class_ap.json (COCO AP50 and VOC AP50 per class, final evaluation).
 Keys: experiments/_yolo.py.
 """
 import json
@@ -165,6 +166,12 @@ class Yolo(_supervised.Task):
         batch['image'], det._asdict(), {'boxes': batch['boxes'], 'labels': batch['labels'],
                                          'valid': batch['boxes_valid']},
         names, run.path('detections.png'))}
+    if evaluation is not None and 'AP50_per_class' in evaluation:
+      # The per-class table of the closing note (NaN -> null: a class without test objects).
+      table = lambda v: [None if np.isnan(x) else round(float(x), 4) for x in np.asarray(v)]
+      with open(run.path('per_class_ap.json'), 'w') as f:
+        json.dump({'class_names': list(names), 'AP50': table(evaluation['AP50_per_class']),
+                   'voc_AP50': table(evaluation['voc_AP50_per_class'])}, f, indent=1)
     if evaluation is not None and 'pr_precision' in evaluation:
       out['pr_curves'] = plot_pr_curves(evaluation['pr_recall'], evaluation['pr_precision'],
                                         names, run.path('pr_curves.png'))
