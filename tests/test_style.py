@@ -198,6 +198,7 @@ def test_style_scale_blend_and_multiscale_init_in_the_task():
   class Identity:
     variables = {}
     __call__ = lambda self, v, x, names: {n: x for n in names}
+    style_transform = staticmethod(lambda a: a)
   content = RNG.uniform(size=(6, 6, 3)).astype(np.float32)
   consts = st._constants(Identity(), content, styles, config)
   per_pos = lambda s: style.gram_matrix(jnp.asarray(s[None]), 'hw')[0] * 36
@@ -236,7 +237,7 @@ def test_style_experiments_list_exactly_the_base_keys():
   keys = lambda c: set(flax.traverse_util.flatten_dict(c.to_dict(), sep='.'))
   base = keys(runpy.run_path(str(repo / '_style.py'))['base']())
   for name, variants in (('style_transfer_starry_night', (None, 'lbfgs', 'blend', 'multiscale',
-                                                          'luminance', 'smoke')),
+                                                          'luminance', 'mobilenet', 'smoke')),
                          ('style_transfer_adain', (None, 'scream', 'blend', 'smoke'))):
     get_config = runpy.run_path(str(repo / f'{name}.py'))['get_config']
     for v in variants:

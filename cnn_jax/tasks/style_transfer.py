@@ -104,6 +104,49 @@ class Features:
     _, stages = self.model.apply(variables, x, return_stages=True)
     return {n: stages[n] for n in names}
 
+  def style_transform(self, a):
+    """What the Gram matrices are taken of: VGG's ReLU outputs as they are."""
+    return a
+
+
+class MobileNetFeatures:
+  """MobileNetV2 (torchvision's ImageNet weights) as the frozen network: the outputs of the
+  modules 'features/0'..'features/18' (`models.features`, eval-mode batch norm). Its block
+  outputs are linear (no ReLU) and peaky, so their raw Grams carry little style; the style
+  costs use `losses.style.softmax_features` of them (Wang et al. 2021) times n_H n_W n_C,
+  the content cost the raw ones."""
+
+  def __init__(self, temperature: float = 1.0):
+    from cnn_jax import weights
+    self.model = models.create('mobilenet_v2')
+    self.variables = weights.load('mobilenet_v2', 'imagenet')
+    self.layers = [f'features/{i}' for i in range(19)]
+    self.temperature = temperature
+
+  def check(self, names) -> None:
+    bad = sorted(set(names) - set(self.layers))
+    if bad:
+      raise ValueError(f'MobileNetV2 has no layers {bad}; its layers are {self.layers}.')
+
+  def __call__(self, variables, x, names) -> dict:
+    from cnn_jax.models.features import features
+    from cnn_jax.weights import imagenet
+    return features(self.model, variables, imagenet.normalize(x * 255), list(names))
+
+  def style_transform(self, a):
+    # x n_H n_W n_C: mean 1 per image. The probabilities themselves (~1 / n_H n_W n_C) give
+    # style costs of ~1e-17, lost in float32 next to the content cost; a constant per layer.
+    return style_losses.softmax_features(a, self.temperature) * (a[0].size)
+
+
+def make_features(config):
+  """The frozen network named by config.network ('vgg19' or 'mobilenet_v2')."""
+  if config.network == 'vgg19':
+    return Features(config.weights, config.conv_impl)
+  if config.network == 'mobilenet_v2':
+    return MobileNetFeatures(config.softmax_temperature)
+  raise ValueError(f"config.network={config.network!r}; choose 'vgg19' or 'mobilenet_v2'.")
+
 
 def to_image(z, parametrisation: str):
   """The optimised pytree leaf `z` `[1, H, W, 3]` -> the image in [0, 1] (sigmoid or as is)."""
@@ -149,7 +192,8 @@ def make_loss(features: Features, config):
                                                     {config.content_layer}))
     j_content = style_losses.content_cost(constants['content'], acts[config.content_layer],
                                           config.content_norm)[0]
-    j_style, per_layer = style_losses.style_cost(constants['grams'], acts, style_w,
+    styled = {k: features.style_transform(acts[k]) for k in config.style_layers}
+    j_style, per_layer = style_losses.style_cost(constants['grams'], styled, style_w,
                                                  config.style_norm)
     tv = style_losses.total_variation(image, config.tv_power)[0]
     loss = config.alpha * j_content + config.beta * j_style[0] + config.gamma * tv
@@ -172,7 +216,8 @@ def _constants(features: Features, content, styles, config) -> dict:
     acts = features(features.variables, jnp.asarray(s[None]), config.style_layers)
     for k in config.style_layers:
       hw = {k: c_acts[k].shape[1:3]}
-      grams[k] = grams[k] + w * style_losses.style_targets({k: acts[k]}, hw)[k]
+      grams[k] = grams[k] + w * style_losses.style_targets(
+          {k: features.style_transform(acts[k])}, hw)[k]
   return {'vgg': features.variables, 'content': c_acts[config.content_layer], 'grams': grams}
 
 
@@ -306,7 +351,7 @@ def run(config, workdir: str | None) -> dict:
     if config.preserve_colors == 'luminance':
       result = keep_luminance(result, crop8(content))
     return _finish(config, workdir, crop8(content), styles, result, stats, None)
-  features = Features(config.weights, config.conv_impl)
+  features = make_features(config)
   scales = tuple(config.scales) or (config.max_side,)
   previous, stats, t0 = None, {}, time.perf_counter()
   for px in scales:
@@ -325,15 +370,31 @@ def run(config, workdir: str | None) -> dict:
                  os.path.join(sub, 'metrics.jsonl'))
 
 
+def plt_imread(path: str) -> np.ndarray:
+  """A finished run's result.png as `[H, W, 3]` float in [0, 1]."""
+  import matplotlib.pyplot as plt
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{path} not found: config.beside names workdirs of finished runs.')
+  return np.asarray(plt.imread(path), np.float32)[..., :3]
+
+
 def _finish(config, workdir, content, styles, result, stats, jsonl) -> dict:
   from cnn_jax.viz import style as viz
   os.makedirs(workdir, exist_ok=True)
   viz.save_image(result, os.path.join(workdir, 'result.png'))
+  beside = {}
+  for other in config.beside:  # finished runs' results, drawn next to this one
+    with open(os.path.join(other, 'style_transfer.json')) as f:
+      name = json.load(f).get('network', os.path.basename(other.rstrip('/')))
+    beside[name] = plt_imread(os.path.join(other, 'result.png'))
+  network = config.network if config.method == 'gatys' else 'adain'
   viz.transfer_figure(content, styles, result, jsonl or '',
                       os.path.join(workdir, 'style_transfer.png'),
                       title=f'{config.content} in the style of {", ".join(config.styles)} '
                             f'({config.method})',
-                      weights={'content': config.alpha, 'style': config.beta, 'tv': config.gamma})
+                      weights={'content': config.alpha, 'style': config.beta, 'tv': config.gamma},
+                      beside=beside, label=network)
+  stats['network'] = network
   with open(os.path.join(workdir, 'style_transfer.json'), 'w') as f:
     json.dump(stats, f, indent=1)
   print(json.dumps(stats))

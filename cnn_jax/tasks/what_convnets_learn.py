@@ -24,7 +24,6 @@ import json
 import os
 from typing import Callable
 
-import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,6 +31,7 @@ import optax
 
 from cnn_jax import models
 from cnn_jax.models import attribution, receptive_field as rf
+from cnn_jax.models.features import features
 from cnn_jax.weights import imagenet, vgg19_nst
 
 NEEDS_WORKDIR = True
@@ -60,16 +60,8 @@ def vgg_stages(model, to_input) -> Callable:
 
 def module_outputs(model, layers, to_input, **apply_kwargs) -> Callable:
   """`f(variables, photos) -> {module path: output}` for the modules named in `layers`
-  ('features/3'), through Flax's `capture_intermediates` (no model change)."""
-  wanted = set(layers)
-  keep = lambda m, method: method == '__call__' and '/'.join(m.path) in wanted
-
-  def f(v, x):
-    _, state = model.apply(v, to_input(x), capture_intermediates=keep,
-                           mutable=['intermediates'], **apply_kwargs)
-    flat = flax.traverse_util.flatten_dict(state['intermediates'], sep='/')
-    return {k[:-len('/__call__')]: out[0] for k, out in flat.items()}
-  return jax.jit(f)
+  ('features/3'), by `models.features` (capture_intermediates; no model change)."""
+  return jax.jit(lambda v, x: features(model, v, to_input(x), layers, **apply_kwargs))
 
 
 def top_patches(stages_fn, variables, photos, layers, field_fn, per_layer: int, k: int,
@@ -200,7 +192,7 @@ def run(config, workdir: str | None) -> dict:
     mnet = models.create('mobilenet_v2')
     m_vars = weights.load('mobilenet_v2', 'imagenet')
     m_input = lambda x: imagenet.normalize(x * 255)
-    m_patches = top_patches(module_outputs(mnet, config.mobilenet_layers, m_input, train=False),
+    m_patches = top_patches(module_outputs(mnet, config.mobilenet_layers, m_input),
                             m_vars, photos, config.mobilenet_layers, rf.mobilenet_v2_layers,
                             config.channels_per_layer, config.top_k)
     _patch_sheets('MobileNetV2', 'mobilenet_v2', m_patches, config, len(names), workdir, result)

@@ -29,12 +29,15 @@ def _series(jsonl: str) -> dict[str, list[tuple[int, float]]]:
 
 
 def transfer_figure(content, styles, result, jsonl: str, path: str, title: str = '',
-                    weights: dict | None = None):
-  """content | each style | result, then the loss terms against the step (log scale):
-  total, content, style (sum and per layer), TV, read from the run's metrics.jsonl.
-  `weights` {'content': alpha, 'style': beta, 'tv': gamma} plots the weighted terms."""
+                    weights: dict | None = None, beside: dict | None = None,
+                    label: str = 'result'):
+  """content | each style | result | `beside` ({title: image}, e.g. another network's
+  result), then the loss terms against the step (log scale): total, content, style (sum and
+  per layer), TV, read from the run's metrics.jsonl. `weights` {'content': alpha, 'style':
+  beta, 'tv': gamma} plots the weighted terms."""
   images = [('content', content)] + [(f'style {i + 1}' if len(styles) > 1 else 'style', s)
-                                     for i, s in enumerate(styles)] + [('result', result)]
+                                     for i, s in enumerate(styles)] + [(label, result)]
+  images += list((beside or {}).items())
   fig, axes = plt.subplots(1, len(images) + 1, figsize=(4 * (len(images) + 1), 4))
   for ax, (name, im) in zip(axes, images):
     ax.imshow(np.clip(im, 0, 1))
