@@ -7,7 +7,7 @@ Command (after experiments/yolo_canvas.py has trained in runs/yolo_canvas):
 Produces in the workdir: predictions.png (each image with labelled boxes), detections.json
 (COCO results format: image_id, file_name, category_id, category_name, bbox [x, y, w, h] in
 the original image's pixels, score), config.json. Images are converted to the run's channels
-and resized to its canvas size (a digit should be 17..39 px after resizing to 96x96).
+and resized to its canvas size (yolo_canvas: 64x64, where its digits were 17..34 px).
 Time: seconds (one compile). `:smoke` is used by the tests with a tiny trained run.
 """
 import ml_collections
