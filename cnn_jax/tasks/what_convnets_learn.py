@@ -22,6 +22,7 @@ Writes `what_convnets_learn.json` (top classes, IG completeness, sanity correlat
 """
 import json
 import os
+import time
 from typing import Callable
 
 import jax
@@ -181,12 +182,20 @@ def run(config, workdir: str | None) -> dict:
     rf.mobilenet_v2_layers(layer)
   w = vgg19_nst.load_vgg19(config.weights)
   to_input = lambda x: vgg19_nst.to_vgg_input(x, w)
+  clock = [time.perf_counter()]
+  seconds = {}
+
+  def lap(name):  # wall seconds per phase, into the JSON
+    seconds[name] = round(time.perf_counter() - clock[0], 1)
+    clock[0] = time.perf_counter()
   photos, names = load_photos(config.photos, config.size)
-  result = {'photos': names}
+  result = {'photos': names, 'seconds': seconds}
+  lap('load')
   patches = top_patches(vgg_stages(vgg, to_input), w.variables, photos, config.layers,
                         lambda layer: rf.vgg_layers(19, layer), config.channels_per_layer,
                         config.top_k)
   _patch_sheets('VGG-19', 'vgg19', patches, config, len(names), workdir, result)
+  lap('vgg19_patches')
   if config.mobilenet_layers:
     from cnn_jax import weights
     mnet = models.create('mobilenet_v2')
@@ -196,16 +205,19 @@ def run(config, workdir: str | None) -> dict:
                             m_vars, photos, config.mobilenet_layers, rf.mobilenet_v2_layers,
                             config.channels_per_layer, config.top_k)
     _patch_sheets('MobileNetV2', 'mobilenet_v2', m_patches, config, len(names), workdir, result)
+    lap('mobilenet_v2_patches')
   kernel = np.asarray(w.variables['params']['features']['0']['kernel'])
   viz.filter_grid(kernel, os.path.join(workdir, 'filters_conv1_1.png'))
   ascent = {layer: gradient_ascent(vgg, w.variables, to_input, layer, patches[layer][0][:4],
                                    config.ascent_size, config.ascent_steps, key)
             for layer in config.ascent_layers}
   viz.ascent_grid(ascent, os.path.join(workdir, 'ascent.png'))
+  lap('filters_and_ascent')
   att_photos, att_names = load_photos(config.attribution_photos, 224)
   att = attributions(config, att_photos, key)
   viz.attribution_sheet(att_photos, att_names, att, os.path.join(workdir, 'attribution.png'),
                         config.cam_layer)
+  lap('attributions')
   result.update(top1=dict(zip(att_names, att['top1'])),
                 ig_completeness_gap=dict(zip(att_names, map(float, att['ig_gap']))),
                 sanity_spearman=dict(zip(att_names, att['sanity'])))
