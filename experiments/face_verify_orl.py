@@ -10,7 +10,8 @@ Model: SiameseVerifier(FaceRecognitionNet(widths=(16, 32, 64, 128), blocks=(1, 1
 norm='batch') -> 64-d, logistic unit) - the same embedding net as
 experiments/face_triplet_orl.py; ':chi2' uses DeepFace's chi^2 terms
 (f1 - f2)^2 / (f1 + f2) on relu(f) instead of |f1 - f2|. Batches of 16 pairs, half same
-person (tasks/face_verify.py), binary cross-entropy, AdamW 1e-3 cosine.
+person (tasks/face_verify.py), binary cross-entropy, AdamW 1e-3 cosine, 600 steps (the
+triplet run's schedule, ~the same photos per step: 32 vs 30).
 Evaluation: the 900 balanced pairs of the 10 held-out people in 10 folds (the pairs
 face_triplet_orl evaluates), scored by the head (d = -logit), and the 64-d embedding alone.
 Produces in the workdir: checkpoints/, metrics.jsonl, TensorBoard events, config.json,
@@ -32,7 +33,7 @@ def get_config(arg: str | None = None):
   c.model.similarity = 'chi2' if arg == 'chi2' else 'abs'
   c.data.batch_size = 16       # pairs per step (8 same-person, 8 different)
   c.data.eval_batch_size = 100  # pairs per eval batch
-  c.train.update(steps=800, log_every=50, eval_every=400, checkpoint_every=400)
+  c.train.update(steps=600, log_every=50, eval_every=300, checkpoint_every=300)
   if arg == 'smoke':
     c.model.widths, c.model.blocks, c.model.embedding_dim = (4, 8, 12, 16), (0, 0, 0, 0), 8
     c.data.image_size, c.data.batch_size = 136, 4
