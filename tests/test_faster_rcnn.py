@@ -212,3 +212,29 @@ def test_bench_smoke_times_proposals_inference_and_train_step():
   assert any(n.startswith('rpn proposals') for n in names), names
   assert any('inference' in n for n in names) and any('train step' in n for n in names)
   assert all(r.median_s > 0 and r.compile_s is not None for r in report.results)
+
+
+@pytest.mark.slow
+def test_mobilenet_config_loads_imagenet_backbone():
+  """faster_rcnn_canvas_mobilenet: init_from='imagenet' puts the real MobileNetV2 weights
+  (headless, batch statistics included) under 'backbone'; the RPN sits on stage2 (32 ch)."""
+  from conftest import load_config
+  from cnn_jax import weights
+  from cnn_jax.tasks import _supervised
+  from cnn_jax.tasks.faster_rcnn import FasterRCNNTask
+  config = load_config('faster_rcnn_canvas_mobilenet')
+  task = FasterRCNNTask(config)
+
+  class Data:
+    num_classes = 10
+  model = task.build_model(Data())
+  variables = _supervised.init_variables(config, model, (64, 64, 3), jax.random.key(0),
+                                         lambda s: task.pretrained_variables(model, s))
+  ref = weights.load('mobilenet_v2', 'imagenet', include_head=False)
+  np.testing.assert_array_equal(
+      np.asarray(variables['params']['backbone']['features']['0']['0']['kernel']),
+      np.asarray(ref['params']['features']['0']['0']['kernel']))
+  np.testing.assert_array_equal(   # block 6's projection BN: the last block of stage2
+      np.asarray(variables['batch_stats']['backbone']['features']['6']['conv']['3']['mean']),
+      np.asarray(ref['batch_stats']['features']['6']['conv']['3']['mean']))
+  assert variables['params']['rpn_head']['cls_logits']['kernel'].shape == (1, 1, 32, 9)
