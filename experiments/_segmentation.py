@@ -23,7 +23,7 @@ def base() -> ml_collections.ConfigDict:
   ))
 
   c.data = ml_collections.ConfigDict(dict(
-      name='nuclei',         # nuclei (stardist tile) | canvases (digit canvases)
+      name='nuclei',         # nuclei (stardist tile) | canvases (digit canvases) | voc_masks
       crop=128,              # nuclei: train crop side (inside the three train quadrants)
       num_train=512,         # nuclei: crops; canvases: canvases
       num_test=200,          # canvases: test canvases (nuclei: the held-out quadrant)
@@ -36,6 +36,7 @@ def base() -> ml_collections.ConfigDict:
       eval_batch_size=1,
       augment='flip_lr|flip_ud|elastic(alpha=60.0, sigma=8.0)',  # masks move with the image
       normalize='',          # '' | 'imagenet'
+      photo_size=(64, 96),   # voc_masks: (H, W) the photos and masks are resized to
   ))
 
   c.init_from = ''           # '' or another run's workdir
@@ -45,7 +46,8 @@ def base() -> ml_collections.ConfigDict:
       name='dice_ce',        # ce | dice | dice_ce
       ce_weight=1.0,
       dice_weight=1.0,
-      class_weights=(),      # () = all 1; else one per class
+      class_weights=(),      # () = from class_balance; else one per class
+      class_balance='',      # '' (all 1) | 'balanced' (P / (K P_c), train pixels) | 'sqrt'
       ignore_index=-1,       # < 0: none
       border=True,           # nuclei: CE pixel weights = the U-Net border weight map
       border_w0=10.0,        # the paper's w0 and sigma (pixels)

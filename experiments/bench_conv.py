@@ -30,11 +30,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.impls = ('xla', 'im2col', 'taps', 'winograd', 'fast')
   c.passes = ('fwd', 'fwd+bwd')
   c.shapes = ()                 # workload-name prefixes, e.g. ('resnet18',); () = all
+  c.transpose = True            # + transpose convs (benchmarks/conv.py TRANSPOSE)
   c.update(runs=10, warmup=2, min_sample_s=0.02, peak_n=2048, baseline='xla', compare='torch',
            external=('benchmarks/torch_results/conv.json',))
   if arg == 'smoke':
     c.update(impls=('xla', 'fast'), smoke=True, runs=3, warmup=1, min_sample_s=0.0, peak_n=128,
-             external=())
+             external=(), transpose=False)   # (the suite's cost; --config.transpose=True)
   elif arg:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
   return c

@@ -27,9 +27,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = _FAMILY['base']()
   c.data.update(name='canvases', num_train=4000, num_test=500, batch_size=16,
                 eval_batch_size=50, augment='pad_crop(pad=4)|rotate(degrees=10)')
-  c.model.widths = (16, 32, 64)
-  c.loss.border = False
-  c.train.update(steps=1500, eval_every=500, checkpoint_every=500)
+  c.model.widths = (8, 16, 32, 64)
+  c.loss.update(border=False, class_balance='sqrt')
+  c.train.update(steps=2000, eval_every=500, checkpoint_every=500)
   if arg == 'smoke':
     c = _FAMILY['smoke'](c)
     c.data.augment = 'pad_crop(pad=2)'

@@ -6,6 +6,10 @@ Data (config.data.name):
               per-pixel weights = the U-Net paper's border weight map (config.loss.border).
   'canvases'  digit canvases (data.canvases): background + one class per digit (11 for
               MNIST); the class of a pixel is its instance's digit.
+  'voc_masks' the 3 real VOC 2011 photos with class masks of the labelme sdist
+              (data.voc_masks), resized to config.data.photo_size: 21 classes, 255 =
+              labelme's don't-care pixels (set config.loss.ignore_index=255); train = test,
+              an overfit check of the whole path.
 
 Model: any registered per-pixel model (config.model: 'unet' with its widths / padding /
 batch_norm). A VALID U-Net's output is the centre of its input: labels and weights are
@@ -32,8 +36,9 @@ from cnn_jax.losses import segmentation as seg_losses
 from cnn_jax.metrics import segmentation as seg_metrics
 from cnn_jax.tasks import _supervised
 
-DATA = ('nuclei', 'canvases')
+NUM_CLASSES = {'nuclei': 2, 'canvases': 11, 'voc_masks': 21}
 LOSSES = ('ce', 'dice', 'dice_ce')
+BALANCE = {'': 0.0, 'balanced': 1.0, 'sqrt': 0.5}   # class weight = (P / (K P_c)) ** power
 
 
 def centre_crop(x, height: int, width: int):
@@ -49,23 +54,51 @@ class Segmentation(_supervised.Task):
 
   def __init__(self, config):
     super().__init__(config)
-    if config.data.name not in DATA:
+    if config.data.name not in NUM_CLASSES:
       raise ValueError(f'Unknown segmentation data {config.data.name!r}; choose one of '
-                       f'{list(DATA)} (config.data.name).')
+                       f'{list(NUM_CLASSES)} (config.data.name).')
     if config.loss.name not in LOSSES:
       raise ValueError(f'Unknown loss {config.loss.name!r}; choose one of {list(LOSSES)} '
                        '(config.loss.name).')
 
   def load_data(self):
+    dataset = self._load()
+    self.class_weights = self.train_class_weights(dataset.train)
+    return dataset
+
+  def train_class_weights(self, split) -> tuple[float, ...] | None:
+    """The CE class weights: config.loss.class_weights when given, else from the train
+    labels' pixel frequencies (config.loss.class_balance): 'balanced' w_c = P / (K P_c)
+    (`losses.segmentation.balanced_class_weights`), 'sqrt' its square root, '' none."""
+    loss = self.config.loss
+    if tuple(loss.class_weights):
+      if len(loss.class_weights) != self.num_classes:
+        raise ValueError(f'config.loss.class_weights has {len(loss.class_weights)} entries; '
+                         f'{self.config.data.name} has {self.num_classes} classes.')
+      return tuple(float(w) for w in loss.class_weights)
+    if loss.class_balance not in BALANCE:
+      raise ValueError(f'Unknown class_balance {loss.class_balance!r}; choose one of '
+                       f'{list(BALANCE)} (config.loss.class_balance).')
+    if not loss.class_balance:
+      return None
+    labels = self.labels(split.get(np.arange(len(split))))
+    if self.ignore_index is not None:
+      labels = labels[labels != self.ignore_index]
+    w = seg_losses.balanced_class_weights(labels, self.num_classes) ** BALANCE[loss.class_balance]
+    return tuple(float(x) for x in w)
+
+  def _load(self):
     d = self.config.data
     if d.name == 'nuclei':
       from cnn_jax.data import nuclei
       return nuclei.load_nuclei(d.crop, d.num_train, d.test_quadrant, d.crop_seed,
                                 self.config.loss.border_w0, self.config.loss.border_sigma)
+    if d.name == 'voc_masks':
+      from cnn_jax.data import voc_masks
+      return voc_masks.load_voc_masks(tuple(d.photo_size))
     from cnn_jax.data import canvases, sources
-    cfg = canvases.CanvasConfig(**{k: tuple(v) if isinstance(v, (list, tuple)) else v
-                                   for k, v in d.canvas.to_dict().items()})
-    ds = canvases.load(cfg, d.num_train, d.num_test, d.crop_seed)
+    ds = canvases.load(canvases.config_from(d.canvas.to_dict()), d.num_train, d.num_test,
+                       d.crop_seed)
     return sources.Dataset(ds.name, ds.train, ds.test, ds.num_classes + 1,
                            ('background', *ds.class_names))
 
@@ -87,7 +120,7 @@ class Segmentation(_supervised.Task):
 
   @property
   def num_classes(self) -> int:
-    return 2 if self.config.data.name == 'nuclei' else 11
+    return NUM_CLASSES[self.config.data.name]
 
   @property
   def ignore_index(self):
@@ -112,13 +145,15 @@ class Segmentation(_supervised.Task):
   def objective(self, outputs, batch):
     logits, labels, weights = self._terms(outputs, batch)
     loss_cfg = self.config.loss
-    class_weights = tuple(loss_cfg.class_weights) or None
+    class_weights = getattr(self, 'class_weights', None)
     ce = seg_losses.pixel_cross_entropy(logits, labels, class_weights, self.ignore_index,
                                         weights)
     dice = seg_losses.soft_dice_loss(logits, labels, self.ignore_index)
     loss = {'ce': ce, 'dice': dice,
             'dice_ce': loss_cfg.ce_weight * ce + loss_cfg.dice_weight * dice}[loss_cfg.name]
     counted = weights > 0
+    if self.ignore_index is not None:
+      counted &= labels != self.ignore_index
     right = (jnp.argmax(logits, -1) == labels) & counted
     return loss, {'ce': ce, 'dice_loss': dice,
                   'pixel_accuracy': right.sum() / jnp.maximum(counted.sum(), 1)}
