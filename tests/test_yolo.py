@@ -257,6 +257,8 @@ def test_bad_inputs_are_refused_with_the_key_to_change(tmp_path):
   config.data.canvas.objects = (1, 5)   # 5 objects, 4 padded slots
   with pytest.raises(ValueError, match=r'config.data.canvas: max_boxes=4 < objects\[1\]=5'):
     yolo_task.Yolo(config)
+  with pytest.raises(ValueError, match='needs a zoo backbone'):   # no ImageNet DarknetSmall
+    yolo_task.Yolo(load_config('yolo_canvas')).pretrained_variables(None, 'imagenet')
   from cnn_jax.data import canvases
   with pytest.raises(ValueError, match='outside'):   # x2 < x1
     canvases.check_boxes(np.array([[[5., 5., 3., 9.]]]), np.array([[True]]), (16, 16), 'test')
