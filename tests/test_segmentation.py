@@ -194,7 +194,7 @@ def test_nuclei_tile_quadrants_and_crops(nuclei_tile):
 
 
 @pytest.mark.slow
-def test_segmentation_task_smoke_and_bad_masks(tmp_path, nuclei_tile):
+def test_segmentation_task_smoke(tmp_path, nuclei_tile):
   from conftest import load_config
   from cnn_jax.tasks import segmentation
   config = load_config('unet_nuclei')
@@ -204,13 +204,6 @@ def test_segmentation_task_smoke_and_bad_masks(tmp_path, nuclei_tile):
   assert 0.0 <= ev['miou'] <= 1.0 and 0.0 <= ev['foreground_dice'] <= 1.0
   assert (tmp_path / 'segmentation.png').stat().st_size > 10_000
   assert (tmp_path / 'instances.json').exists()
-  task = segmentation.Segmentation(config)
-  with pytest.raises(ValueError, match='Mask size \\(8, 8\\) differs from image size \\(8, 9\\)'):
-    task.prepare({'image': np.zeros((1, 8, 9, 1), np.float32),
-                  'segmentation': np.zeros((1, 8, 8), np.int32)})
-  with pytest.raises(ValueError, match='label value 2 at index \\(0, 1, 1\\)'):
-    task.prepare({'image': np.zeros((1, 2, 2, 1), np.float32),
-                  'segmentation': np.array([[[0, 1], [1, 2]]])})
 
 
 @pytest.fixture(scope='module')
@@ -234,6 +227,18 @@ def test_canvas_pixels_take_their_digit_class(canvas_task):
       assert ink.any() and (labels[b][ink] == examples['labels'][b, n] + 1).all()
     assert (labels[b][examples['instances'][b] == 0] == 0).all()
   np.testing.assert_array_equal(batch['target'][..., 1], 1.0)   # no border weights here
+
+
+def test_bad_masks_are_named(canvas_task):
+  """A mask whose size differs from its image, and a label >= num_classes (11 here): errors
+  naming the sizes / the value, where it is and the data."""
+  task, _ = canvas_task
+  with pytest.raises(ValueError, match='Mask size \\(8, 8\\) differs from image size \\(8, 9\\)'):
+    task.prepare({'image': np.zeros((1, 8, 9, 1), np.float32),
+                  'segmentation': np.zeros((1, 8, 8), np.int32)})
+  with pytest.raises(ValueError, match='canvases labels: label value 11 at index \\(0, 1, 1\\)'):
+    task.prepare({'image': np.zeros((1, 2, 2, 1), np.float32),
+                  'segmentation': np.array([[[0, 1], [1, 11]]])})
 
 
 def test_canvas_class_weights_by_hand(canvas_task):

@@ -57,6 +57,12 @@ def load_voc_masks(size: tuple[int, int] = (64, 96), cache=None) -> Dataset:
     if mask.shape != full:
       raise ValueError(f'{ROOT}SegmentationClassNpy/{i}.npy: mask size {mask.shape} differs '
                        f'from its photo\'s {full}.')
+    bad = (mask < -1) | (mask >= len(names))
+    if bad.any():
+      where = tuple(int(v) for v in np.argwhere(bad)[0])
+      raise ValueError(f'{ROOT}SegmentationClassNpy/{i}.npy: label value {mask[where]} at pixel '
+                       f'{where} is outside [0, {len(names)}) (class_names.txt) and not -1 '
+                       '(ignore).')
     # Nearest neighbour at the output pixel centres (Pillow's NEAREST rounds differently
     # for int32 'I' images; this is exact and explicit).
     rows = ((np.arange(h) + 0.5) * mask.shape[0] / h).astype(np.int64)
