@@ -62,7 +62,8 @@ def base(model: str = 'rcnn') -> ml_collections.ConfigDict:
       num_proposals=50,      # proposals drawn in proposals.png
   ))
   c.compare = ml_collections.ConfigDict(dict(
-      workdirs=ml_collections.ConfigDict(dict(rcnn='', fast_rcnn='', faster_rcnn='')),
+      workdirs=ml_collections.ConfigDict(dict(   # '' = left out
+          rcnn='', fast_rcnn='', faster_rcnn='', faster_rcnn_tuned='')),
       runs=5,                # timed batches per network (median reported)
       ss_images=50,          # canvases selective search is timed on, live
       picture_images=6, picture_proposals=50))

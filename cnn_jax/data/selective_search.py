@@ -41,6 +41,7 @@ columns x0..x1 has x1' = x1 + 1 (the canvases' convention), always inside [0, W]
 import dataclasses
 import hashlib
 import json
+import os
 import time
 
 import numpy as np
@@ -265,7 +266,7 @@ def cached_propose(images: np.ndarray, num_boxes: int,
       return f['boxes'], f['valid'], float(f['seconds'])
   boxes, valid, seconds = propose(images, num_boxes, cfg, progress)
   folder.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_suffix('.tmp.npz')
+  tmp = path.with_suffix(f'.{os.getpid()}.tmp.npz')   # two processes filling the same entry
   np.savez(tmp, boxes=boxes, valid=valid, seconds=seconds)
   tmp.replace(path)   # atomic: a concurrent reader never sees half a file
   return boxes, valid, seconds
