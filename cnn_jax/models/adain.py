@@ -29,7 +29,11 @@ DECODER_KEYS = (1, 5, 8, 11, 14, 18, 21, 25, 28)
 
 
 def _reflect_conv(x, conv):
-  return conv(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode='reflect'))
+  """3x3 conv over the reflection-padded input, output the input's size. `conv` pads 'SAME'
+  again and the 1-pixel border is cropped: the interior equals the 'VALID' conv of the
+  reflected input exactly, but XLA:CPU runs an unpadded ('VALID') conv on a slow path (0.44
+  vs 0.06 s for 258x258x64 -> 64 here), 4x slower overall than this 1.6% of extra work."""
+  return conv(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode='reflect'))[:, 1:-1, 1:-1]
 
 
 class AdaINEncoder(nn.Module):
@@ -43,7 +47,7 @@ class AdaINEncoder(nn.Module):
       if entry == 'M':
         x = nn.max_pool(x, (2, 2), (2, 2))
         continue
-      x = jax.nn.relu(_reflect_conv(x, nn.Conv(entry, (3, 3), padding='VALID', name=f'conv{i}')))
+      x = jax.nn.relu(_reflect_conv(x, nn.Conv(entry, (3, 3), padding='SAME', name=f'conv{i}')))
       i += 1
     return x
 
@@ -59,7 +63,7 @@ class AdaINDecoder(nn.Module):
       if entry == 'U':
         t = jnp.repeat(jnp.repeat(t, 2, axis=1), 2, axis=2)  # nearest x2
         continue
-      t = _reflect_conv(t, nn.Conv(entry[1], (3, 3), padding='VALID', name=f'conv{i}'))
+      t = _reflect_conv(t, nn.Conv(entry[1], (3, 3), padding='SAME', name=f'conv{i}'))
       i += 1
       if i < len(convs):
         t = jax.nn.relu(t)
