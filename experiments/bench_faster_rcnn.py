@@ -4,7 +4,8 @@ Command:
   python launch.py --config experiments/bench_faster_rcnn.py [--workdir runs/bench_faster_rcnn]
 
 The detector is the faster_rcnn_canvas experiment's model (its `model` block) on 64x64 gray
-canvases: inference on 50 canvases per call (its eval batch), a train step on 16 (its batch).
+canvases: inference on 50 canvases per call (its eval batch), a train step on 16 (its batch),
+and the YOLO experiment's detector's inference on the same 50 canvases (side-by-side row).
 Reference timings (torchvision's decode + RegionProposalNetwork.filter_proposals, 2 threads)
 come from
   python cnn_jax/benchmarks/_faster_rcnn_reference.py --out benchmarks/torch_results/faster_rcnn.json
@@ -31,9 +32,19 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.model = canvas.model
   c.update(image=canvas.data.canvas.size[0], channels=canvas.data.channels,
            infer_batch=canvas.data.eval_batch_size, train_batch=canvas.data.batch_size)
+  # The YOLO experiment's detector on the same canvases (side-by-side row): its model block,
+  # the k-means anchors its run measured (experiments/yolo_canvas.py docstring) and its mAP
+  # thresholds.
+  y = runpy.run_path(os.path.join(_DIR, '_yolo.py'))['base']()
+  c.yolo = ml_collections.ConfigDict(dict(
+      widths=y.model.widths, head_width=y.model.head_width,
+      anchors=((4.8, 16.9), (9.4, 15.3), (14.1, 14.7), (14.2, 20.5), (20.2, 21.7)),
+      score_threshold=y.predict.eval_score_threshold, iou_threshold=y.predict.iou_threshold,
+      max_detections=y.predict.max_detections))
   c.update(runs=10, warmup=2, min_sample_s=0.02, peak_n=0, baseline='reference',
            external=('benchmarks/torch_results/faster_rcnn.json',))
   if arg == 'smoke':
     c.update(smoke=True, infer_batch=2, train_batch=2, runs=2, warmup=1, min_sample_s=0.0,
              external=())
+    c.yolo.update(widths=(4, 8, 8), head_width=8)
   return c

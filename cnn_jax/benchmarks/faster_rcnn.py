@@ -5,12 +5,14 @@ Workloads: `ops.rpn.proposals` vmapped over B images on the seeded RPN outputs o
 top-N), against torchvision's decode + `filter_proposals` on the same arrays (impl
 'reference', joined from `config.external`); the whole detector's inference (backbone, RPN,
 proposals, RoIAlign, box head, post-process) on B canvases; its train step (anchor and RoI
-sampling, the four losses, gradient, AdamW) on B canvases with 1..4 boxes each. Images/s is
+sampling, the four losses, gradient, AdamW) on B canvases with 1..4 boxes each; with
+`config.yolo`, the YOLO experiment's detector's inference on the same B canvases. Images/s is
 the items/s column; compile time is its own column (bench.Case's harness).
 
 Config keys (besides those of `tasks.benchmark`): smoke; model (models.faster_rcnn.FasterRCNN
 fields, e.g. the faster_rcnn_canvas experiment's `model` block, name dropped); image (side);
-channels; infer_batch; train_batch.
+channels; infer_batch; train_batch; yolo (widths, head_width, anchors, score_threshold,
+iou_threshold, max_detections; empty = no YOLO row).
 """
 import importlib.util
 import os
@@ -86,6 +88,29 @@ def _model_cases(config) -> list[bench.Case]:
                   jax.random.key(2)), info=dict(batch=bt, image=[size, size], items=bt))]
 
 
+def _yolo_case(config) -> bench.Case:
+  """The YOLO experiment's detector (model + decode + per-class NMS) on the same canvases, for
+  the side-by-side table: config.yolo holds its widths, head_width, anchors and thresholds."""
+  from cnn_jax.models.yolo import YOLO
+  from cnn_jax.ops import yolo
+  y = config.yolo
+  anchors = jnp.asarray(y.anchors, jnp.float32)
+  model = YOLO(num_classes=10, num_anchors=anchors.shape[0], widths=tuple(y.widths),
+               head_width=y.head_width, conv_impl='xla')
+  size, ch, b = config.image, config.channels, config.infer_batch
+  variables = jax.jit(lambda k: model.init(k, jnp.zeros((1, size, size, ch))))(jax.random.key(0))
+
+  def infer(variables, images):
+    raw = model.apply(variables, images, train=False)
+    return jax.vmap(lambda r: yolo.postprocess(r, anchors, model.stride(), (size, size),
+                                               y.score_threshold, y.iou_threshold,
+                                               y.max_detections))(raw)
+
+  images = np.random.default_rng(1).uniform(0, 1, (b, size, size, ch)).astype(np.float32)
+  return bench.Case(f'yolo inference {b}x{size}x{size}x{ch}', 'jax', infer, (variables, images),
+                    info=dict(batch=b, image=[size, size], items=b))
+
+
 def cases(config) -> list[bench.Case]:
   """The JAX cases (module docstring); refreshes the reference JSON when torch is importable."""
   external = list(config.external)
@@ -94,4 +119,5 @@ def cases(config) -> list[bench.Case]:
   elif external and not os.path.exists(external[0]):
     print('(no reference timings: run `python cnn_jax/benchmarks/_faster_rcnn_reference.py '
           f'--out {external[0]}` in a throwaway venv with torch and torchvision to add them)')
-  return [_proposal_case(w) for w in ref.workloads(config.smoke)] + _model_cases(config)
+  out = [_proposal_case(w) for w in ref.workloads(config.smoke)] + _model_cases(config)
+  return out + ([_yolo_case(config)] if config.get('yolo') else [])
