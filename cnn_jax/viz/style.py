@@ -53,11 +53,14 @@ def transfer_figure(content, styles, result, jsonl: str, path: str, title: str =
     label = f'{scale:g} x {name}' if scale != 1.0 else name
     ax.plot(steps, np.asarray(vals) * scale, label=label,
             lw=2 if name in ('loss', 'content', 'style', 'tv') else 0.8)
-  ax.set_yscale('log')
-  ax.set_xlabel('step')
-  ax.set_title('cost terms')
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=7)
+  if ax.lines:
+    ax.set_yscale('log')
+    ax.set_xlabel('step')
+    ax.set_title('cost terms')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+  else:  # no optimisation (AdaIN): nothing to plot
+    ax.axis('off')
   if title:
     fig.suptitle(title)
   fig.tight_layout()
