@@ -14,12 +14,14 @@ astronaut from scikit-image. Produces in the workdir: result.png, style_transfer
 (content | style | result | every cost term against the step), style_transfer.json,
 metrics.jsonl, checkpoints (re-running resumes; SIGTERM checkpoints and stops).
 
-Measured on the shared 2-core CPU at load average ~14-17 (docs/style.md): 256 px, 100 Adam
-steps (`--config.max_side=256 --config.steps=100`): loss 2241 -> 88.4, 8.9 s/step, compile
-28 s, 985 s in all — the astronaut in swirling blue-yellow brush strokes (style_transfer.png).
-512 px (the default): 37 s/step, compile 50 s, so the default 300 steps take ~3 h on this
-loaded CPU; run it with a GPU or lower max_side. `:lbfgs` at 256 px: 56 s/step, compile
-105 s. The other variants were not measured here.
+Measured (docs/style.md). Step time on the quiet 2-core CPU (load 2.7-4.2, heavy --exclusive,
+`experiments/bench_style.py`, the same step as this config): 512 px (the default) Adam
+4.25 s/step, compile 2.5 s; L-BFGS (`:lbfgs`) 14.5 s/step, compile 6.4 s; 256 px Adam
+1.89 s/step, L-BFGS 5.1 s/step. PyTorch eager, same loss and weights: 3.69 / 0.72 s/step.
+So the default 300 steps take ~21 min at 512 px. Quality run, at load ~14 (before the
+recompile fix): 256 px, 100 Adam steps (`--config.max_side=256 --config.steps=100`): loss
+2241 -> 88.4, the astronaut in swirling blue-yellow brush strokes (style_transfer.png).
+The blend, multi-scale, luminance and mobilenet variants were not run end to end here.
 """
 import os
 import runpy
