@@ -69,6 +69,7 @@ TFDS_CONFIGS = [f'{f}_{d}' for f in ('alexnet', 'vgg', 'resnet', 'googlenet') fo
 def test_tfds_recipe_configs_build(name):
   """Full and smoke configs: model, input size, optimizer, schedule and augmentation build."""
   from cnn_jax import models
+  from cnn_jax.data.transforms import host_augment
   from cnn_jax.ops.augment import make_augment
   for arg in (None, 'smoke'):
     config = load_config(name, arg)
@@ -76,7 +77,11 @@ def test_tfds_recipe_configs_build(name):
     model = _supervised.build_model(config, 10 if name.endswith('cifar10') else 1000)
     models.check_input_shape(model, (config.data.image_size, config.data.image_size, 3))
     optim.make_optimizer(config.optimizer, config.schedule, config.train.steps)
-    assert make_augment(config.data.augment).steps
+    if name.endswith('imagenet'):  # Inception crop of the decoded image on the host
+      assert not config.data.augment
+      assert host_augment(config.data.host_augment, config.data.image_size) is not None
+    else:
+      assert make_augment(config.data.augment).steps
     assert config.optimizer.name == 'momentum' and not config.optimizer.decay_norm_and_bias
 
 
