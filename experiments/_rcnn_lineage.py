@@ -4,7 +4,7 @@ the supervised runner (tasks/_supervised.py) read, with its default. Experiments
 
 Data: the YOLO / Faster R-CNN canvases (experiments/_yolo.py: 64x64, 1..4 digits, overlaps up
 to IoU 0.2; the same 1,000 held-out canvases, which depend only on num_test and the seed), with
-4,000 train canvases (selective search is computed on each of them once), batch 8.
+2,000 train canvases (selective search is computed on each of them once), batch 8.
 `proposals`: data.selective_search.SelectiveSearchConfig's fields plus `num` (K rows per
 image, padded with valid=False when a canvas yields fewer). `model`: models.rcnn.RCNN's
 fields ('rcnn') or FastRCNN's = FasterRCNN's backbone / box-head fields ('fast_rcnn', the
@@ -45,7 +45,7 @@ def base(model: str = 'rcnn') -> ml_collections.ConfigDict:
       canvas=ml_collections.ConfigDict(dict(   # data.canvases.CanvasConfig (as YOLO's)
           size=(64, 64), objects=(1, 4), max_boxes=6, scale=(0.6, 1.2), max_iou=0.2,
           fragments=0, noise=0.0, texture=0.0, channels=1, source='mnist')),
-      num_train=4000,
+      num_train=2000,
       num_test=1000,
       canvas_seed=0,
       channels=1,
@@ -74,7 +74,7 @@ def base(model: str = 'rcnn') -> ml_collections.ConfigDict:
   c.schedule = ml_collections.ConfigDict(dict(
       name='warmup_cosine', warmup_steps=50, end_fraction=0.0, boundaries=(), decay_rate=0.1))
   c.train = ml_collections.ConfigDict(dict(
-      steps=800, log_every=100, eval_every=800, checkpoint_every=400, keep_checkpoints=2,
+      steps=500, log_every=100, eval_every=500, checkpoint_every=250, keep_checkpoints=2,
       preemption_check_every=10))  # several processes: steps between SIGTERM checks
   return c
 

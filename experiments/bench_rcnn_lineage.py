@@ -2,8 +2,8 @@ r"""The R-CNN lineage table: R-CNN vs Fast R-CNN vs Faster R-CNN on the same hel
 
 Command (after the three trainings; the workdirs are the defaults below):
   python launch.py --config experiments/bench_rcnn_lineage.py --workdir runs/bench_rcnn_lineage
-(faster_rcnn = runs/rcnn_lineage/faster_rcnn_800: experiments/faster_rcnn_canvas.py with the
-lineage's data, batch, 800 steps and Fast R-CNN's backbone, see docs/rcnn_lineage.md; add
+(faster_rcnn = runs/rcnn_lineage/faster_rcnn_500: experiments/faster_rcnn_canvas.py with the
+lineage's data, batch, 500 steps and Fast R-CNN's backbone, see docs/rcnn_lineage.md; add
 --config.compare.workdirs.faster_rcnn_tuned=runs/faster_rcnn_canvas for the tuned run.)
 
 Loads each trained workdir, evaluates it on the 1,000 held-out canvases (COCO AP / AP50 / AP75,
@@ -28,5 +28,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = _FAMILY['base']('rcnn')
   c.mode = 'compare'
   c.compare.workdirs.update(rcnn='runs/rcnn_canvas', fast_rcnn='runs/fast_rcnn_canvas',
-                            faster_rcnn='runs/rcnn_lineage/faster_rcnn_800')
+                            faster_rcnn='runs/rcnn_lineage/faster_rcnn_500')
   return c

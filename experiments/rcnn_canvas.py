@@ -9,9 +9,9 @@ at the warped size), warped to 32x32 and classified + box-regressed by its own s
 Proposals: data.selective_search (felzenszwalb k = 50/100/200, colour+texture+size+fill and
 texture+size+fill hierarchies, boxes >= 8 px), the 100 best-ranked per canvas, padded + masked;
 computed once per canvas set on the host and cached (proposals.json says how long it took).
-Data: the YOLO / Faster R-CNN canvases (64x64, 1..4 digits): 4,000 train, the same 1,000
+Data: the YOLO / Faster R-CNN canvases (64x64, 1..4 digits): 2,000 train, the same 1,000
 held-out canvases, batch 8. 64 RoIs per image (<= 25% foreground), AdamW 1e-3, warmup +
-cosine, 800 steps.
+cosine, 500 steps.
 Produces in the workdir: checkpoints/, metrics.jsonl (train/classifier, box_reg; eval/AP, AP50,
 AP75, voc_AP50, proposal_recall50 / 70), proposals.json, curves.png, proposals.png,
 detections.png, pr_curves.png.
