@@ -5,7 +5,8 @@ label smoothing, 90 epochs (cosine instead of the paper's /10 on plateaus), no w
 beyond 1 epoch; augmentation: random-resized crop + flip + AlexNet's PCA colour
 augmentation (std 0.1). torchvision's figure: 56.5% top-1.
 Data (TFDS imagenet2012 at 224x224, batch 256), warmup and cosine as
-experiments/_imagenet.py (the shared recipe; what the data layer still lacks: resnet_imagenet.py).
+experiments/_imagenet.py (the shared recipe: host Inception crop + flip, validation
+split, the data directory layout).
 Command:
   python launch.py --config experiments/alexnet_imagenet.py --workdir runs/alexnet_imagenet
 `:smoke` is a 2-step tiny variant at 64x64.
@@ -26,7 +27,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       name=model, num_classes=1000, width_multiplier=1.0, conv_impl='xla'))
   c.optimizer.update(learning_rate=0.01, weight_decay=5e-4)
   c.loss.label_smoothing = 0.0
-  c.data.augment = 'random_resized_crop(scale=(0.08, 1.0))|flip_lr|pca_lighting(std=0.1)'
+  c.data.augment = 'pca_lighting(std=0.1)'  # device, after the host crop + flip
   if arg == 'smoke':
     c.model.width_multiplier = 1 / 16
   else:

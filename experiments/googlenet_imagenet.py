@@ -5,7 +5,8 @@ dropout 0.2, 90 epochs with cosine (the paper lowers lr 4% every 8 epochs), no a
 heads (the classification loss has no aux term; batch norm makes them unnecessary), no label
 smoothing. torchvision's figure: 69.8% top-1.
 Data (TFDS imagenet2012 at 224x224, batch 256), warmup and cosine as
-experiments/_imagenet.py (the shared recipe; what the data layer still lacks: resnet_imagenet.py).
+experiments/_imagenet.py (the shared recipe: host Inception crop + flip, validation
+split, the data directory layout).
 With `--config.model.aux_logits=True` the two auxiliary heads train too, each adding
 config.loss.aux_weight (0.3, the paper's) times its cross-entropy to the loss.
 Command:

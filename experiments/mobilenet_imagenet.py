@@ -4,7 +4,8 @@ SGD momentum 0.9, batch 256, lr 0.045, weight decay 4e-5 on kernels only, 300 ep
 (cosine instead of torchvision's 0.98 per epoch), no label smoothing, dropout 0.2.
 torchvision's figure for MobileNetV2: 71.9% top-1 (Keras' v1: 70.4%).
 Data (TFDS imagenet2012 at 224x224, batch 256), warmup and cosine as
-experiments/_imagenet.py (the shared recipe; what the data layer still lacks: resnet_imagenet.py).
+experiments/_imagenet.py (the shared recipe: host Inception crop + flip, validation
+split, the data directory layout).
 Command:
   python launch.py --config experiments/mobilenet_imagenet.py --workdir runs/mobilenet_imagenet
 `:smoke` is a 2-step tiny variant at 64x64.

@@ -4,7 +4,8 @@ Simonyan & Zisserman: SGD momentum 0.9, batch 256, lr 0.01, weight decay 5e-4 on
 only, dropout 0.5, no label smoothing, 74 epochs (cosine instead of /10 on plateaus).
 torchvision's figures: vgg16 71.6%, vgg16_bn 73.4% top-1.
 Data (TFDS imagenet2012 at 224x224, batch 256), warmup and cosine as
-experiments/_imagenet.py (the shared recipe; what the data layer still lacks: resnet_imagenet.py).
+experiments/_imagenet.py (the shared recipe: host Inception crop + flip, validation
+split, the data directory layout).
 Command:
   python launch.py --config experiments/vgg_imagenet.py --workdir runs/vgg_imagenet
 `:smoke` is a 2-step tiny variant at 64x64.

@@ -70,16 +70,16 @@ def test_tfds_recipe_configs_build(name):
   """Full and smoke configs: model, input size, optimizer, schedule and augmentation build."""
   from cnn_jax import models
   from cnn_jax.data.transforms import host_augment
-  from cnn_jax.ops.augment import make_augment
+  from cnn_jax.ops.augment import make_augment, parse_spec
   for arg in (None, 'smoke'):
     config = load_config(name, arg)
     assert config.data.name == ('tfds:cifar10' if name.endswith('cifar10') else 'tfds:imagenet2012')
     model = _supervised.build_model(config, 10 if name.endswith('cifar10') else 1000)
     models.check_input_shape(model, (config.data.image_size, config.data.image_size, 3))
     optim.make_optimizer(config.optimizer, config.schedule, config.train.steps)
-    if name.endswith('imagenet'):  # Inception crop of the decoded image on the host
-      assert not config.data.augment
+    if name.endswith('imagenet'):  # Inception crop + flip of the decoded image on the host
       assert host_augment(config.data.host_augment, config.data.image_size) is not None
+      assert not {'random_resized_crop', 'flip_lr'} & {s for s, _ in parse_spec(config.data.augment)}
     else:
       assert make_augment(config.data.augment).steps
     assert config.optimizer.name == 'momentum' and not config.optimizer.decay_norm_and_bias
