@@ -14,6 +14,7 @@ This file imports no jax (run as a script it imports nothing of cnn_jax either).
 import argparse
 import json
 import os
+import statistics
 
 import numpy as np
 
@@ -109,7 +110,7 @@ def reference_results(smoke: bool = False, runs: int = 10, threads: int = 2) -> 
 
     samples, number = _time(step, runs, 2, 0.02)
     params = sum(p.numel() for p in model.parameters())
-    median = sorted(samples)[len(samples) // 2]
+    median = statistics.median(samples)
     out.append(_result(name(w), samples, number, f'torch {torch.__version__} eager '
                        f'({threads} threads)', dict(items=w['batch'], params=params,
                                                   img_per_s=w['batch'] / median)))
