@@ -20,10 +20,11 @@
   reach only one of them (one preempted host): every `preemption_check_every` steps the
   processes combine their flags with one small all-gather, so they all stop after the same
   step and write the same checkpoint (a save is collective: a lone process would hang).
-  Each check costs one blocking all-gather of an int32 across processes and, more, a
-  pipeline stall: the host waits for the step in flight before it may dispatch the next
+  Each check costs one blocking all-gather of an int32 across processes (2.1 ms measured
+  for 2 CPU processes over gloo on 127.0.0.1, idle devices: a third of a LeNet-5 step) and
+  a pipeline stall: the host waits for the step in flight before it may dispatch the next
   one (with asynchronous dispatch it is otherwise a step ahead). Default 10 steps: the
-  stall is amortised, and a preempted process still stops within 10 steps (choose N so that
+  cost is amortised, and a preempted process still stops within 10 steps (choose N so that
   N x step time stays well inside the grace period of the cluster's SIGTERM, often 30 s).
   One process never all-gathers: it stops after the step during which SIGTERM arrived.
 - Before the first step the workdir is checked to be writable (`workdir.check_writable`),
