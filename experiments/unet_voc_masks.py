@@ -7,8 +7,9 @@ Command:
 
 Data: data.voc_masks, photos and masks resized to 64x96; train = test (three photos can only
 be memorised, not generalised from); ignore_index 255 (labelme's '__ignore__' borders).
-No augmentation. Loss: Dice + CE. tests/test_segmentation_voc.py runs this config (slow) and
-requires the photos to be memorised (pixel accuracy and mIoU over the present classes).
+No augmentation. Loss: Dice + CE with class weights sqrt(P / (K P_c)) (as unet_canvas).
+tests/test_segmentation_voc.py runs this config (slow) and requires the photos to be
+memorised (pixel accuracy and mIoU over the present classes).
 """
 import os
 import runpy
@@ -25,9 +26,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.data.update(name='voc_masks', photo_size=(64, 96), batch_size=3, eval_batch_size=3,
                 augment='')
   c.model.widths = (16, 32, 64)
-  c.loss.update(border=False, ignore_index=255)
+  c.loss.update(border=False, ignore_index=255, class_balance='sqrt')
   c.schedule.warmup_steps = 10
-  c.train.update(steps=150, log_every=25, eval_every=150, checkpoint_every=150)
+  c.train.update(steps=200, log_every=25, eval_every=200, checkpoint_every=200)
   if arg == 'smoke':
     c.model.widths = (4, 8)
     c.train.update(steps=3, log_every=1, eval_every=3, checkpoint_every=3)
