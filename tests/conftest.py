@@ -15,12 +15,55 @@ os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), '.pytest_cache', 'jax'))
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '0')
+# The suite's programs are small and run a few times each, so compiling them is most of its
+# time: XLA's backend optimisations off (LLVM -O0, no expensive passes) halves a typical
+# test's time. The numbers stay IEEE results of the same program, so the references hold
+# at their tolerances; a test that needs the optimised program's exact bits (a fixture
+# saved from an optimised run) is marked `xla_optimized` and gets the normal compiler.
+os.environ.setdefault('JAX_DISABLE_MOST_OPTIMIZATIONS', '1')
+# conv impl 'auto' (ops.conv_autotune) would time candidate formulations in every fresh
+# process; the suite uses XLA's own conv everywhere (reproducible, nothing timed).
+os.environ.setdefault('CNN_JAX_CONV_AUTOTUNE', 'xla')
 
+import contextlib  # noqa: E402
 import pathlib  # noqa: E402
 
 import pytest  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _xla_optimized(request):
+  """Tests marked `xla_optimized` compile with XLA's full optimisations (see above)."""
+  if request.node.get_closest_marker('xla_optimized') is None:
+    yield
+    return
+  import jax
+  from jax._src import compiler  # defines the flag (JAX has no public reader for it)
+  before = compiler._DISABLE_MOST_OPTIMIZATIONS.value
+  jax.config.update('jax_disable_most_optimizations', False)
+  try:
+    yield
+  finally:
+    jax.config.update('jax_disable_most_optimizations', before)
+
+
+@contextlib.contextmanager
+def pictures_off():
+  """Runs inside draw no PNGs (matplotlib takes 3-4 s per run on the 2-core CPU): for tests
+  that do not look at the pictures (test_launch, test_zoo_train and the runner's toy task do)."""
+  from cnn_jax.tasks import _supervised
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(_supervised, '_pictures', lambda *args, **kwargs: None)
+    yield
+
+
+@pytest.fixture
+def no_pictures():
+  """`pictures_off` for one test."""
+  with pictures_off():
+    yield
 
 
 @pytest.fixture(scope='session')

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import load_config
+from conftest import load_config, pictures_off
 from cnn_jax.data import sources
 from cnn_jax.data.transforms import prepare_images
 from cnn_jax.ops import multicrop
@@ -66,7 +66,8 @@ def trained(tmp_path_factory):
   config = load_config('lenet5_digits')
   config.train.update(steps=6, eval_every=6, checkpoint_every=6)
   config.eval.update(multicrop='ten_crop', crop_border=2)
-  result = classification.run(config, workdir)
+  with pictures_off():
+    result = classification.run(config, workdir)
   with open(os.path.join(workdir, 'config.json'), 'w') as f:  # what launch.py records
     json.dump(config.to_dict(), f)
   return config, workdir, result

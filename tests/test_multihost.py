@@ -64,7 +64,7 @@ def two_process_run(tmp_path_factory):
   return workdir, outs
 
 
-def test_two_processes_train_like_one(two_process_run, tmp_path):
+def test_two_processes_train_like_one(two_process_run, tmp_path, no_pictures):
   workdir, outs = two_process_run
   assert 'process 1 of 2' in outs[1][1] and '4 global devices' in outs[0][1]
   assert 'test accuracy' in outs[0][1]

@@ -40,7 +40,8 @@ def _tree_equal(a, b):
   return all(jax.tree.leaves(jax.tree.map(lambda x, y: np.array_equal(np.asarray(x), np.asarray(y)), a, b)))
 
 
-def test_sigterm_then_resume_is_bitwise_equal_to_an_uninterrupted_run(smoke_config, tmp_path):
+def test_sigterm_then_resume_is_bitwise_equal_to_an_uninterrupted_run(smoke_config, tmp_path,
+                                                                      no_pictures):
   config = smoke_config
   config.train.update(steps=60, log_every=1, eval_every=0, checkpoint_every=1000)
   whole = classification.run(config, str(tmp_path / 'whole'))
@@ -67,7 +68,8 @@ def test_sigterm_then_resume_is_bitwise_equal_to_an_uninterrupted_run(smoke_conf
   assert third.resumed_from == 60 and third.eval is None
 
 
-def test_nan_stops_naming_the_step_and_keeps_the_last_good_checkpoint(smoke_config, tmp_path):
+def test_nan_stops_naming_the_step_and_keeps_the_last_good_checkpoint(smoke_config, tmp_path,
+                                                                      no_pictures):
   config = smoke_config
   config.unlock()
   # lr jumps to 2e27 at update 5: the parameters overflow at step 5

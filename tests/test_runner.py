@@ -42,7 +42,8 @@ def _tree_equal(a, b) -> bool:
       lambda x, y: np.array_equal(np.asarray(x), np.asarray(y)), a, b)))
 
 
-def test_lenet5_smoke_params_are_bit_identical_to_the_pre_runner_fixture(tmp_path):
+@pytest.mark.xla_optimized  # the fixture holds the bits of the optimised program
+def test_lenet5_smoke_params_are_bit_identical_to_the_pre_runner_fixture(tmp_path, no_pictures):
   result = classification.run(load_config('lenet5_mnist'), str(tmp_path))
   flat = flax.traverse_util.flatten_dict(jax.device_get(result.state.params), sep='/')
   want = np.load(FIXTURES / 'lenet5_smoke_params.npz')

@@ -63,7 +63,7 @@ def _same(a, b):
       lambda x, y: np.array_equal(np.asarray(x), np.asarray(y)), a, b)))
 
 
-def test_init_from_another_workdir_with_a_new_head(smoke_config, tmp_path):
+def test_init_from_another_workdir_with_a_new_head(smoke_config, tmp_path, no_pictures):
   source = classification.run(smoke_config, str(tmp_path / 'source'))
   config = load_config('lenet5_mnist')
   config.unlock()
