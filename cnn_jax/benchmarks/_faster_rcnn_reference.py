@@ -15,13 +15,16 @@ its `forward` runs after the head and the anchor generator. It writes a `cnn_jax
 This file imports no jax (run as a script it imports nothing of cnn_jax either).
 """
 import argparse
+import json
+import os
+import platform
 
 import numpy as np
 
 try:
-  from cnn_jax.benchmarks._boxes_reference import _result, _time, write
+  from cnn_jax.benchmarks._boxes_reference import _result, _time
 except ImportError:  # run as a script in the torch venv, where cnn_jax is not installed
-  from _boxes_reference import _result, _time, write
+  from _boxes_reference import _result, _time
 
 NMS = 0.7
 
@@ -94,6 +97,28 @@ def reference_results(smoke: bool = False, runs: int = 10) -> list[dict]:
     out.append(_result(name(w), samples, number, f'torch {torch.__version__} torchvision '
                        f'{torchvision.__version__} (2 threads)', dict(w, items=b)))
   return out
+
+
+def cpu_model() -> str:
+  """The CPU model from /proc/cpuinfo: the benchmark task joins results of the same CPU only."""
+  try:
+    with open('/proc/cpuinfo') as f:
+      for line in f:
+        name, _, value = line.partition(':')
+        if name.strip() == 'model name':
+          return value.strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
+def write(results: list[dict], path: str, threads: int = 2) -> None:
+  """`results` in `cnn_jax.bench.write_json`'s format, with the CPU they were taken on."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, 'w') as f:
+    json.dump(dict(baseline=None, peak_gflops=None, results=results,
+                   machine=dict(cpu=cpu_model(), backend='torch-cpu', threads=threads)), f,
+              indent=1)
 
 
 def main():
