@@ -127,6 +127,12 @@ def test_a_corrupt_or_old_cache_is_rebuilt_with_a_warning(tuner, tmp_path, conte
   assert data['version'] == plan_cache.VERSION and len(data['machines']) == 1
 
 
+def test_pick_keeps_lax_conv_unless_another_is_clearly_faster():
+  assert A.pick({'xla': 10.4, 'taps': 10.0, 'im2col': 12.0}) == 'xla'      # within 5%
+  assert A.pick({'xla': 11.0, 'taps': 10.0, 'im2col': 12.0}) == 'taps'
+  assert A.pick({'taps': 3.0, 'im2col': 2.0}) == 'im2col'
+
+
 def test_fixed_modes_and_tiny_passes_are_not_timed(tuner, monkeypatch):
   x, w = jnp.ones((2, 6, 6, 8)), jnp.ones((3, 3, 8, 4))
   monkeypatch.setenv('CNN_JAX_CONV_AUTOTUNE', 'im2col')
@@ -173,3 +179,16 @@ def test_auto_under_jit_vmap_and_sharding_equals_the_chosen_fixed_impls(tuner):
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4),
                sharded, want)
   assert {k.split()[0]: e['impl'] for k, e in A.used_plans().items()} == tuner.fastest
+
+
+def test_host_timer_protocol_on_tiny_candidates(monkeypatch):
+  """The real timer's bookkeeping (not its timings): every candidate compiled and warmed up,
+  the survivors timed at least ROUNDS times, a median for each survivor."""
+  monkeypatch.setattr(A, 'ROUNDS', 2)
+  monkeypatch.setattr(A, 'MIN_SAMPLE_MS', 0.0)
+  x = jnp.ones((4, 4))
+  out = A._host_timer('fwd', {'a': lambda x: x + 1, 'b': lambda x: x * 2}, (x,))
+  assert set(out) == {'a', 'b'}
+  assert all(o['compile_s'] >= 0 and o['warmup_ms'] >= 0 and o['calls'] >= 1 for o in out.values())
+  survivors = [n for n, o in out.items() if o['ms'] is not None]
+  assert survivors and all(out[n]['calls'] >= 2 for n in survivors)
