@@ -121,7 +121,7 @@ def test_a_corrupt_or_old_cache_is_rebuilt_with_a_warning(tuner, tmp_path, conte
   (tmp_path / plan_cache.FILE).write_text(content)
   x, w = jnp.ones((2, 6, 6, 8)), jnp.ones((1, 1, 8, 4))
   with pytest.warns(UserWarning, match='unusable'):
-    C.conv(x, w, impl='auto')
+    jax.jit(lambda x, w: C.conv(x, w, impl='auto'))(x, w)
   assert len(tuner.calls) == 1
   data = json.loads((tmp_path / plan_cache.FILE).read_text())
   assert data['version'] == plan_cache.VERSION and len(data['machines']) == 1
@@ -136,16 +136,16 @@ def test_pick_keeps_lax_conv_unless_another_is_clearly_faster():
 def test_fixed_modes_and_tiny_passes_are_not_timed(tuner, monkeypatch):
   x, w = jnp.ones((2, 6, 6, 8)), jnp.ones((3, 3, 8, 4))
   monkeypatch.setenv('CNN_JAX_CONV_AUTOTUNE', 'im2col')
-  C.conv(x, w, impl='auto')
+  jax.jit(lambda x, w: C.conv(x, w, impl='auto'))(x, w)
   assert [e['impl'] for e in A.used_plans().values()] == ['im2col'] and not tuner.calls
   monkeypatch.setenv('CNN_JAX_CONV_AUTOTUNE', 'measure')
   monkeypatch.setattr(A, 'MIN_FLOPS', 1e12)  # everything tiny: the 'fast' rules choose
   A.reset()
-  C.conv(x, w, impl='auto')
+  jax.jit(lambda x, w: C.conv(x, w, impl='auto'))(x, w)
   assert [e['source'] for e in A.used_plans().values()] == ['fast rules'] and not tuner.calls
   monkeypatch.setenv('CNN_JAX_CONV_AUTOTUNE', 'fastest')
   with pytest.raises(ValueError, match='CNN_JAX_CONV_AUTOTUNE'):
-    C.conv(x, w, impl='auto', padding=1)
+    jax.jit(lambda x, w: C.conv(x, w, impl='auto', padding=1))(x, w)
 
 
 def test_auto_under_jit_vmap_and_sharding_equals_the_chosen_fixed_impls(tuner):
@@ -192,3 +192,11 @@ def test_host_timer_protocol_on_tiny_candidates(monkeypatch):
   assert all(o['compile_s'] >= 0 and o['warmup_ms'] >= 0 and o['calls'] >= 1 for o in out.values())
   survivors = [n for n, o in out.items() if o['ms'] is not None]
   assert survivors and all(out[n]['calls'] >= 2 for n in survivors)
+
+
+def test_shape_only_and_eager_calls_time_nothing(tuner):
+  x, w = jnp.ones((2, 6, 6, 8)), jnp.ones((3, 3, 8, 4))
+  with A.untimed():
+    jax.eval_shape(lambda x, w: C.conv(x, w, impl='auto'), x, w)
+  C.conv(x, w, impl='auto')  # eager: the 'fast' rules
+  assert not tuner.calls and not A.used_plans()

@@ -32,6 +32,7 @@ from cnn_jax import bench, models
 from cnn_jax.data.transforms import prepare_images
 from cnn_jax.losses.classification import cross_entropy
 from cnn_jax.metrics.classification import correct
+from cnn_jax.ops import conv_autotune
 from cnn_jax.tasks import _supervised
 from cnn_jax.train import optim
 
@@ -117,7 +118,9 @@ def host_variables(model, x, seed: int = 0, **init_kwargs) -> dict:
   scale and variance 1, biases and means 0. Shapes come from `jax.eval_shape(model.init)`.
   For timing, where values only need to be sane, this saves seconds of compile per model."""
   rng = np.random.default_rng(seed)
-  abstract = jax.eval_shape(lambda x: model.init(jax.random.key(0, impl='rbg'), x, **init_kwargs), x)
+  with conv_autotune.untimed():  # shapes only: no conv runs, so 'auto' times nothing here
+    abstract = jax.eval_shape(lambda x: model.init(jax.random.key(0, impl='rbg'), x,
+                                                   **init_kwargs), x)
 
   def make(path, leaf):
     name = path[-1].key

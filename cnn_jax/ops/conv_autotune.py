@@ -28,6 +28,7 @@ Cost: the first run on a machine compiles every candidate of every pass (0.3-2 s
 2-core CPU) and runs it 6-16 times: about a minute per 10 distinct convs (LeNet-5 ~20 s,
 ResNet-18 ~80 s, MobileNetV2 ~100 s); later runs only read the file.
 """
+import contextlib
 import logging
 import math
 import os
@@ -58,6 +59,19 @@ _PLANS: dict[str, dict] = {}    # key -> entry, this process (loaded from file o
 _USED: dict[str, dict] = {}     # key -> entry, the plans the traced programs actually use
 _LOADED = [False]
 _SPENT = [0.0]                  # seconds of tuning in this process
+_UNTIMED = threading.local()    # .on: inside `untimed()`
+
+
+@contextlib.contextmanager
+def untimed():
+  """Inside, 'auto' takes the 'fast' rules without timing or recording anything: for
+  shape-only traces (`jax.eval_shape(model.init, ...)`), where no conv ever runs."""
+  before = getattr(_UNTIMED, 'on', False)
+  _UNTIMED.on = True
+  try:
+    yield
+  finally:
+    _UNTIMED.on = before
 
 
 def candidates(pass_: str, w_shape: Sequence[int], strides, dilation, groups: int) -> list[str]:
@@ -155,6 +169,8 @@ def _measure(pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups) ->
 def choose(pass_: str, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> str:
   """The formulation of one pass: from memory, the cache file, or measured now (and saved).
   The chooser of `conv_fast.conv_planned` for impl 'auto'."""
+  if getattr(_UNTIMED, 'on', False):
+    return conv_fast.fixed_plan(pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups)
   key = key_of(pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups)
   mode = os.environ.get('CNN_JAX_CONV_AUTOTUNE', 'measure')
   if mode == 'measure' and jax.process_count() > 1:
@@ -236,4 +252,6 @@ def conv_auto(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
   """
   check(x, w, groups)
   strides, dilation, pads, _ = geometry(x, w, strides, padding, dilation)
-  return conv_fast.conv_planned(x, w, strides, tuple(map(tuple, pads)), dilation, groups, choose)
+  # Eager (op-by-op) calls, e.g. an un-jitted model.init, are not worth timing: 'fast' rules.
+  chooser = choose if isinstance(x, jax.core.Tracer) else conv_fast.fixed_plan
+  return conv_fast.conv_planned(x, w, strides, tuple(map(tuple, pads)), dilation, groups, chooser)
