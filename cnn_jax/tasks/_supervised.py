@@ -78,7 +78,8 @@ def init_variables(config, model, inputs, key, load=None) -> dict:
   classes) stay fresh."""
   if isinstance(inputs, tuple) and all(isinstance(d, int) for d in inputs):
     inputs = jnp.zeros((1, *inputs))
-  variables = jax.jit(functools.partial(model.init, train=False))(key, inputs)
+  with conv_autotune.untimed():  # a batch-1 init: not worth timing conv_impl='auto' for
+    variables = jax.jit(functools.partial(model.init, train=False))(key, inputs)
   source = config.init_from
   if not source:
     return variables
