@@ -3,7 +3,8 @@ source archive (`examples/semantic_segmentation/data_dataset_voc/`: JPEGImages/*
 class masks labelme rasterised from its polygons, SegmentationClassNpy/*.npy).
 
     ds = load_voc_masks(size=(64, 96))
-    ds.train.get(np.arange(3))   # {'image': uint8 [3, 64, 96, 3], 'segmentation': int32 [3, 64, 96]}
+    ds.train.get(np.arange(3))   # {'image': uint8 [3, 64, 96, 3],
+                                 #  'segmentation': int32 [3, 64, 96]}
 
 21 classes: 0 background, 1..20 the VOC classes (the archive's class_names.txt). labelme marks
 '__ignore__' pixels (object borders drawn as don't-care) with -1; they become IGNORE = 255,
