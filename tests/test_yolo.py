@@ -313,3 +313,23 @@ def test_detection_batch_by_hand():
   np.testing.assert_array_equal(out['labels'], [[7, 0]])
   np.testing.assert_array_equal(out['boxes_valid'], [[True, False]])
   assert canvases.detection_batch(ex, channels=1)['image'].shape == (1, 2, 2, 1)
+
+
+@pytest.mark.parametrize('iou, k, score, top', [(0.5, 200, 0.005, None), (0.3, 7, 0.5, 60)])
+def test_top_k_per_class_nms_equals_batched_nms(iou, k, score, top):
+  """The early-exit scan = ops.nms.batched_nms (torchvision's semantics) + [:k], vmapped over
+  8 images with score ties, NaN scores, degenerate boxes and a pre-NMS top-k."""
+  from cnn_jax.ops import nms as nms_ops
+  rng = np.random.default_rng(3)
+  xy = rng.uniform(0, 50, (8, 200, 2))
+  b = np.concatenate([xy, xy + rng.uniform(-2, 20, (8, 200, 2))], -1).astype(np.float32)
+  s = rng.choice([0.1, 0.3, 0.5, 0.7, 0.9], (8, 200)).astype(np.float32)
+  s[:, ::37] = np.nan
+  lb = rng.integers(0, 3, (8, 200)).astype(np.int32)
+  mine = jax.jit(jax.vmap(lambda b, s, l: yolo.top_k_per_class_nms(b, s, l, iou, k, score, top)))
+  ref = jax.jit(jax.vmap(lambda b, s, l: nms_ops.batched_nms(
+      b, s, l, iou, k, score_threshold=score, pre_nms_top_k=top).indices))
+  got, want = np.asarray(mine(b, s, lb)), np.asarray(ref(b, s, lb))
+  np.testing.assert_array_equal(got, want)
+  # k = 200: NaN scores leave padding; k = 7: every image is cut at k.
+  assert (want >= 0).sum() > 8 and (want == -1).any() == (k == 200)

@@ -20,9 +20,10 @@ fraction lost can be measured (`assignment_rate`).
 Post-processing (`postprocess`, one image; `jax.vmap` it over a batch): every (cell, anchor)
 box with its best class c* and score p_c x P(c* | object); boxes with score <= the score
 threshold (the course's 0.6 is a config value) are dropped, the rest go through per-class
-NMS with torchvision's semantics (`ops.nms.batched_nms`: suppress when IoU > threshold,
-classes never suppress each other), the best `max_detections` kept, padded with a validity
-mask.
+NMS with torchvision's semantics (suppress when IoU > threshold, classes never suppress
+each other), the best `max_detections` kept, padded with a validity mask. The NMS is
+`top_k_per_class_nms`: the result of `ops.nms.batched_nms` truncated to max_detections, by an
+early-exit scan that is much cheaper for this truncated case, vmapped or not.
 """
 from typing import NamedTuple
 
@@ -30,7 +31,6 @@ import jax
 import jax.numpy as jnp
 
 from cnn_jax.ops import boxes as box_ops
-from cnn_jax.ops import nms as nms_ops
 from cnn_jax.ops.anchor_kmeans import wh_iou
 
 
@@ -119,6 +119,57 @@ def assignment_rate(boxes, valid, anchors, grid, stride) -> jax.Array:
   return assigned.sum() / jnp.maximum(jnp.sum(valid), 1)
 
 
+def top_k_per_class_nms(boxes: jax.Array, scores: jax.Array, labels: jax.Array,
+                        iou_threshold: float, max_detections: int, score_threshold: float,
+                        pre_nms_top_k: int | None = None) -> jax.Array:
+  """Per-class NMS truncated to the best `max_detections` K: the indices of
+  `ops.nms.batched_nms(boxes, scores, labels, iou_threshold, K, score_threshold=...,
+  pre_nms_top_k=...)` (torchvision's batched_nms + [:K]), computed by one early-exit scan.
+
+  Boxes are visited once in decreasing score (stable: ties by input index). A box is kept when
+  no kept box of its class overlaps it by IoU > iou_threshold; that decision only involves
+  higher-scoring boxes of its class, so it equals per-class greedy NMS, and the first K kept
+  are the K best of the per-class result. The scan stops at K kept boxes or at the first box
+  at or below the score threshold. Work O(visited x K) against a [K, 4] buffer of kept boxes,
+  instead of ops.nms's per-class sweep of every box, whose `cond`/`switch` run every branch
+  under `vmap`: on the yolo benchmark (32 images x 720 boxes, K = 100) about 14x faster
+  vmapped. Under `vmap` the loop runs as long as the batch's longest scan.
+
+  Args: boxes `[N, 4]` xyxy, scores `[N]` (NaN never kept), labels `[N]` int >= 0.
+  Returns: `[K]` int32 indices into the inputs, decreasing score, -1 padded.
+  """
+  n, k = boxes.shape[0], max_detections
+  ok = ~jnp.isnan(scores) & (scores > score_threshold)
+  order = jnp.argsort(jnp.where(ok, scores, -jnp.inf), descending=True,
+                      stable=True).astype(jnp.int32)
+  sboxes, slabels, alive = box_ops.sanitize(boxes[order]), labels[order], ok[order]
+  areas = box_ops.box_area(sboxes)
+  visit = n if pre_nms_top_k is None else min(pre_nms_top_k, n)
+
+  def cond(state):
+    i, count = state[:2]
+    return (i < visit) & (count < k) & alive[jnp.minimum(i, n - 1)]  # sorted: dead from here on
+
+  def body(state):
+    i, count, kept_boxes, kept_areas, kept_labels, out = state
+    b = sboxes[i]
+    w = jnp.maximum(jnp.minimum(b[2], kept_boxes[:, 2]) - jnp.maximum(b[0], kept_boxes[:, 0]), 0)
+    h = jnp.maximum(jnp.minimum(b[3], kept_boxes[:, 3]) - jnp.maximum(b[1], kept_boxes[:, 1]), 0)
+    inter = w * h
+    union = areas[i] + kept_areas - inter   # empty slots: label -1, never match
+    iou = jnp.where(union > 0, inter / jnp.where(union > 0, union, 1), 0)
+    keep = ~jnp.any((iou > iou_threshold) & (kept_labels == slabels[i]))
+    slot = jnp.where(keep, count, k)        # k is out of range: the writes are dropped
+    put = lambda buf, v: buf.at[slot].set(v, mode='drop')
+    return (i + 1, count + keep, put(kept_boxes, b), put(kept_areas, areas[i]),
+            put(kept_labels, slabels[i]), put(out, order[i]))
+
+  state = (jnp.int32(0), jnp.int32(0), jnp.zeros((k, 4), sboxes.dtype),
+           jnp.zeros((k,), sboxes.dtype), jnp.full((k,), -1, slabels.dtype),
+           jnp.full((k,), -1, jnp.int32))
+  return jax.lax.while_loop(cond, body, state)[-1]
+
+
 def postprocess(raw: jax.Array, anchors: jax.Array, stride: float, image_size: tuple[int, int],
                 score_threshold: float = 0.6, iou_threshold: float = 0.5,
                 max_detections: int = 100, pre_nms_top_k: int | None = None) -> Detections:
@@ -130,9 +181,9 @@ def postprocess(raw: jax.Array, anchors: jax.Array, stride: float, image_size: t
   probs = d['class_probs'].reshape(-1, c)
   labels = jnp.argmax(probs, axis=-1).astype(jnp.int32)
   scores = d['objectness'].reshape(-1) * jnp.max(probs, axis=-1)
-  kept = nms_ops.batched_nms(boxes, scores, labels, iou_threshold, max_detections,
-                             score_threshold=score_threshold, pre_nms_top_k=pre_nms_top_k)
-  ok = kept.indices >= 0
-  i = jnp.maximum(kept.indices, 0)
+  kept = top_k_per_class_nms(boxes, scores, labels, iou_threshold, max_detections,
+                             score_threshold, pre_nms_top_k)
+  ok = kept >= 0
+  i = jnp.maximum(kept, 0)
   return Detections(jnp.where(ok[:, None], boxes[i], 0.0), jnp.where(ok, scores[i], 0.0),
                     jnp.where(ok, labels[i], -1), ok)
