@@ -103,7 +103,8 @@ def test_style_transfer_task_tiny_resumes_and_guards(features, tmp_path, monkeyp
 @pytest.mark.slow
 def test_style_transfer_task_runs_lbfgs_through_the_generic_step(features, tmp_path):
   """config.optimizer.name='lbfgs': plain optax.lbfgs in the train loop (no adapter), sigmoid
-  parametrisation; the loss falls, the image stays in [0, 1]; 'clip' + L-BFGS is refused."""
+  parametrisation; the loss falls at every step, the image stays in [0, 1]; 'clip' + L-BFGS
+  is refused."""
   import sys
   sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / 'experiments'))
   import _style
@@ -117,7 +118,8 @@ def test_style_transfer_task_runs_lbfgs_through_the_generic_step(features, tmp_p
   image, stats = st.optimise(features, content, styles, config, str(tmp_path / 'l'),
                              show_progress=False)
   losses = [json.loads(line)['train/loss'] for line in open(tmp_path / 'l' / 'metrics.jsonl')]
-  assert losses[-1] < 0.5 * losses[0] and stats['loss'] < losses[-1]
+  # The zoom line search accepts only points of sufficient decrease: every step lowers it.
+  assert all(b < a for a, b in zip(losses, losses[1:] + [stats['loss']])), losses
   assert 0 <= image.min() and image.max() <= 1
   config.parametrisation = 'clip'
   with pytest.raises(ValueError, match='sigmoid'):
