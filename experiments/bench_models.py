@@ -25,7 +25,7 @@ _FAMILY = runpy.run_path(os.path.join(os.path.dirname(__file__), '_benchmark.py'
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = _FAMILY['base']('models')
   c.models = ()              # workload-name prefixes, e.g. ('resnet18', 'mobilenet'); () = all
-  c.impls = ('xla', 'taps', 'auto')  # conv formulations (cnn_jax.ops.conv.IMPLS); auto: default
+  c.impls = ('xla', 'taps')  # conv formulations (cnn_jax.ops.conv.IMPLS)
   c.batch = 32               # batch of the 32x32 workloads (ResNet-50 224px uses 8)
   c.update(runs=5, warmup=1, min_sample_s=0.0, peak_n=2048, baseline='xla', compare='torch',
            external=('benchmarks/torch_results/models.json',))
