@@ -183,23 +183,22 @@ def test_no_and_degenerate_ground_truth_train_as_background():
   real = jnp.array([[1, 1, 15, 15.]])
   flat = jnp.array([[5, 5, 5, 20.]])                 # zero width: x2 == x1
   # One real box: anchor 0 (IoU 196/256 >= 0.7) is foreground, 2 and 3 (IoU 0) background.
-  labels, sampled, deltas = rpn.rpn_targets(jax.random.key(0), anchors, real,
-                                            jnp.array([True]), 4, 0.5)
+  targets = jax.jit(rpn.rpn_targets, static_argnums=(4, 5))   # one compile (G = 1)
+  labels, sampled, deltas = targets(jax.random.key(0), anchors, real, jnp.array([True]), 4, 0.5)
   np.testing.assert_array_equal(labels, [1, 0, 0, 0])
   # No valid row, or a valid but degenerate one: every anchor is background (IoU 0 with a
   # zero-area box would otherwise make every anchor its low-quality match, target log 0).
-  for gt, ok in ((real, jnp.array([False])), (flat, jnp.array([True])),
-                 (jnp.zeros((0, 4)), jnp.zeros((0,), bool))):
-    labels, sampled, deltas = rpn.rpn_targets(jax.random.key(0), anchors, gt, ok, 4, 0.5)
+  for gt, ok in ((real, jnp.array([False])), (flat, jnp.array([True]))):
+    labels, sampled, deltas = targets(jax.random.key(0), anchors, gt, ok, 4, 0.5)
     np.testing.assert_array_equal(labels, [0, 0, 0, 0])
     assert int(sampled.sum()) == 4 and bool(jnp.all(jnp.isfinite(deltas)))
   props, pvalid = anchors, jnp.array([True, True, True, False])
-  for gt, ok in ((flat, jnp.array([True])), (jnp.zeros((0, 4)), jnp.zeros((0,), bool))):
-    s = roi_heads.sample_proposals(jax.random.key(1), props, pvalid, gt,
-                                   jnp.ones(gt.shape[:1], jnp.int32), ok, 8, 0.25)
-    # The 3 valid proposals, all class 0; the appended ground truth is not a candidate.
-    assert int(s.valid.sum()) == 3 and not bool(jnp.any(s.labels[s.valid] != 0))
-    assert bool(jnp.all(jnp.isfinite(s.targets)))
+  s = jax.jit(roi_heads.sample_proposals, static_argnums=(6, 7))(
+      jax.random.key(1), props, pvalid, flat, jnp.ones((1,), jnp.int32), jnp.array([True]), 8,
+      0.25)
+  # The 3 valid proposals, all class 0; the degenerate ground truth is not a candidate.
+  assert int(s.valid.sum()) == 3 and not bool(jnp.any(s.labels[s.valid] != 0))
+  assert bool(jnp.all(jnp.isfinite(s.targets)))
   assert float(rpn.usable_gt(jnp.concatenate([real, flat]), jnp.array([True, True])).sum()) == 1
 
 
