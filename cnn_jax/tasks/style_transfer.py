@@ -116,9 +116,9 @@ class MobileNetFeatures:
   costs use `losses.style.softmax_features` of them (Wang et al. 2021) times n_H n_W n_C,
   the content cost the raw ones."""
 
-  def __init__(self, temperature: float = 1.0):
+  def __init__(self, temperature: float = 1.0, conv_impl: str = 'xla'):
     from cnn_jax import weights
-    self.model = models.create('mobilenet_v2')
+    self.model = models.create('mobilenet_v2', conv_impl=conv_impl)
     self.variables = weights.load('mobilenet_v2', 'imagenet')
     self.layers = [f'features/{i}' for i in range(19)]
     self.temperature = temperature
@@ -144,7 +144,7 @@ def make_features(config):
   if config.network == 'vgg19':
     return Features(config.weights, config.conv_impl)
   if config.network == 'mobilenet_v2':
-    return MobileNetFeatures(config.softmax_temperature)
+    return MobileNetFeatures(config.softmax_temperature, config.conv_impl)
   raise ValueError(f"config.network={config.network!r}; choose 'vgg19' or 'mobilenet_v2'.")
 
 

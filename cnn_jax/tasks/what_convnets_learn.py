@@ -126,7 +126,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 def attributions(config, photos_uint8_like: np.ndarray, key) -> dict:
   """MobileNetV2 (ImageNet) Grad-CAM, saliency, SmoothGrad, IG, occlusion per photo."""
   from cnn_jax import weights
-  model = models.create('mobilenet_v2')
+  model = models.create('mobilenet_v2', conv_impl=config.conv_impl)
   variables = weights.load('mobilenet_v2', 'imagenet')
   x = imagenet.normalize(jnp.asarray(photos_uint8_like * 255))
   logits = jax.jit(lambda v, x: model.apply(v, x, train=False))(variables, x)
@@ -173,7 +173,7 @@ def run(config, workdir: str | None) -> dict:
   os.makedirs(workdir, exist_ok=True)
   from cnn_jax.viz import attribution as viz
   key = jax.random.key(config.seed)
-  vgg = models.create('vgg19', num_classes=None, hidden=None)
+  vgg = models.create('vgg19', num_classes=None, hidden=None, conv_impl=config.conv_impl)
   known = [n for n in vgg.feature_names().values() if n.startswith('conv')]
   bad = sorted(set(config.layers) - set(known))
   if bad:
@@ -198,7 +198,7 @@ def run(config, workdir: str | None) -> dict:
   lap('vgg19_patches')
   if config.mobilenet_layers:
     from cnn_jax import weights
-    mnet = models.create('mobilenet_v2')
+    mnet = models.create('mobilenet_v2', conv_impl=config.conv_impl)
     m_vars = weights.load('mobilenet_v2', 'imagenet')
     m_input = lambda x: imagenet.normalize(x * 255)
     m_patches = top_patches(module_outputs(mnet, config.mobilenet_layers, m_input),
