@@ -61,6 +61,8 @@ def test_integrated_gradients_completeness_and_occlusion_batches(tiny):
   f = lambda x: score(model.apply(v, x))
   gap = ig.sum((1, 2, 3)) - (f(x) - f(jnp.zeros_like(x)))
   assert np.all(np.abs(gap) <= 0.01 * np.abs(f(x) - f(jnp.zeros_like(x))))
+  chunked = attribution.integrated_gradients(model, v, x, score, steps=64, chunk=32)  # 2 passes
+  np.testing.assert_allclose(chunked, ig, rtol=1e-4, atol=1e-6)
   smooth = attribution.smooth_grad(model, v, x, score, jax.random.key(0), samples=3, sigma=0.0)
   np.testing.assert_allclose(smooth, attribution.input_gradient(model, v, x, score), rtol=1e-5,
                              atol=1e-7)

@@ -94,11 +94,16 @@ def input_gradient(model, variables, x, score_fn, **apply_kwargs) -> jax.Array:
   return jax.grad(f)(x)
 
 
-def _repeated_gradient(model, variables, xs, score_fn, **apply_kwargs) -> jax.Array:
+def _repeated_gradient(model, variables, xs, score_fn, chunk: int | None = None,
+                       **apply_kwargs) -> jax.Array:
   """d/dxs of sum(score_fn) for `xs` `[S, N, ...]`: S copies of a batch of N run as ONE batch
-  of S * N, `score_fn` applied per copy (it may index per image, e.g. each one's class)."""
+  of S * N, `score_fn` applied per copy (it may index per image, e.g. each one's class).
+  `chunk`: at most this many copies per pass (`lax.map` over groups), bounding memory."""
   apply_kwargs.setdefault('train', False)
   s, n = xs.shape[:2]
+  if chunk is not None and chunk < s:
+    one = lambda x: _repeated_gradient(model, variables, x[None], score_fn, **apply_kwargs)[0]
+    return jax.lax.map(one, xs, batch_size=chunk)
 
   def f(flat):
     logits = model.apply(variables, flat, **apply_kwargs)
@@ -159,22 +164,25 @@ def guided_backprop(model, variables, x, score_fn, **apply_kwargs) -> jax.Array:
 
 
 def smooth_grad(model, variables, x, score_fn, key, samples: int = 16, sigma: float = 0.15,
-                **apply_kwargs) -> jax.Array:
+                chunk: int | None = None, **apply_kwargs) -> jax.Array:
   """SmoothGrad `[N, H, W, C]`: the input gradient averaged over `samples` noisy copies
-  (noise std `sigma` times the input's value range), all copies in one batch."""
+  (noise std `sigma` times the input's value range), all copies in one batch (or `chunk`
+  copies at a time)."""
   span = jnp.max(x) - jnp.min(x)
   noise = sigma * span * jax.random.normal(key, (samples, *x.shape), x.dtype)
-  return _repeated_gradient(model, variables, x[None] + noise, score_fn, **apply_kwargs).mean(0)
+  return _repeated_gradient(model, variables, x[None] + noise, score_fn, chunk,
+                            **apply_kwargs).mean(0)
 
 
 def integrated_gradients(model, variables, x, score_fn, baseline: jax.Array | None = None,
-                         steps: int = 32, **apply_kwargs) -> jax.Array:
+                         steps: int = 32, chunk: int | None = None, **apply_kwargs) -> jax.Array:
   """Integrated gradients `[N, H, W, C]` from `baseline` (default zeros) by the midpoint
-  rule with `steps` points, evaluated as one batch of N * steps images."""
+  rule with `steps` points, evaluated as one batch of N * steps images (or `chunk` path
+  points at a time: memory for large N or images)."""
   x0 = jnp.zeros_like(x) if baseline is None else jnp.broadcast_to(baseline, x.shape)
   t = (jnp.arange(steps, dtype=x.dtype) + 0.5) / steps
   path = x0[None] + t[:, None, None, None, None] * (x - x0)[None]
-  g = _repeated_gradient(model, variables, path, score_fn, **apply_kwargs)
+  g = _repeated_gradient(model, variables, path, score_fn, chunk, **apply_kwargs)
   return (x - x0) * g.mean(0)
 
 

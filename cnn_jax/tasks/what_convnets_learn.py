@@ -136,10 +136,13 @@ def attributions(config, photos_uint8_like: np.ndarray, key) -> dict:
       variables, x)
   sal = attribution.saliency(model, variables, x, score)
   guided = jax.jit(lambda v, x: attribution.guided_backprop(model, v, x, score))(variables, x)
+  # chunk: 8 copies of the photos per pass; one batch of all 32 IG points x 3 photos at
+  # 224 px (with its backward) took the 23 GB machine out of memory.
   smooth = jnp.abs(attribution.smooth_grad(model, variables, x, score, key,
-                                           samples=config.smooth_samples)).max(-1)
+                                           samples=config.smooth_samples, chunk=8)).max(-1)
   baseline = imagenet.normalize(jnp.zeros_like(x))  # a black image
-  ig = attribution.integrated_gradients(model, variables, x, score, baseline, config.ig_steps)
+  ig = attribution.integrated_gradients(model, variables, x, score, baseline, config.ig_steps,
+                                        chunk=8)
   f_x = score(model.apply(variables, x, train=False))
   f_0 = score(model.apply(variables, baseline, train=False))
   gap = np.asarray((ig.sum((1, 2, 3)) - (f_x - f_0)) / jnp.abs(f_x - f_0))
