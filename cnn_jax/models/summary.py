@@ -15,6 +15,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from cnn_jax.ops import conv_autotune
+
 
 class InputShapeError(ValueError):
   """The model cannot take an input of this shape; the message names the layer."""
@@ -69,7 +71,8 @@ def _abstract_init(model: nn.Module, input_shape: Sequence[int], batch_size: int
     with nn.intercept_methods(checker):
       return model.init_with_output(rngs, x, train=False, **kwargs)
 
-  return jax.eval_shape(init, x)
+  with conv_autotune.untimed():  # shapes only: no conv runs, so nothing to time
+    return jax.eval_shape(init, x)
 
 
 def check_input_shape(model: nn.Module, input_shape: Sequence[int], **kwargs) -> Any:

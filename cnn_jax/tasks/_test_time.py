@@ -25,6 +25,7 @@ import ml_collections
 import optax
 
 from cnn_jax.data.transforms import prepare_images
+from cnn_jax.ops import conv_autotune
 from cnn_jax.ops import multicrop
 from cnn_jax.tasks import _supervised
 from cnn_jax.train import evaluate as evaluate_lib
@@ -96,9 +97,10 @@ def load_member(workdir: str, config, num_classes: int) -> Member:
   model = _supervised.build_model(member, member.model.get('num_classes', num_classes))
   variables = pretrained_lib.workdir_variables(workdir)
   try:
-    out = jax.eval_shape(lambda v, x: model.apply(v, x, train=False), variables,
-                         jax.ShapeDtypeStruct((1, d.image_size, d.image_size, d.channels),
-                                              jnp.float32))
+    with conv_autotune.untimed():  # shapes only: no conv runs, so nothing to time
+      out = jax.eval_shape(lambda v, x: model.apply(v, x, train=False), variables,
+                           jax.ShapeDtypeStruct((1, d.image_size, d.image_size, d.channels),
+                                                jnp.float32))
   except (TypeError, ValueError, KeyError, flax.errors.FlaxError) as e:
     raise ValueError(f'Ensemble member {workdir!r}: its checkpoint does not fit its '
                      f'config.json model ({e}).') from None

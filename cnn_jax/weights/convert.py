@@ -32,6 +32,7 @@ import numpy as np
 from flax import traverse_util
 
 from cnn_jax import models
+from cnn_jax.ops import conv_autotune
 
 KERNEL_PERMUTATION = {4: (2, 3, 1, 0), 2: (1, 0)}       # torch -> Flax
 INVERSE_PERMUTATION = {4: (3, 2, 0, 1), 2: (1, 0)}      # Flax -> torch
@@ -75,7 +76,8 @@ def flax_path(key: str, ndim: int) -> tuple[str, ...] | None:
 def abstract_variables(model, input_shape=(224, 224, 3)) -> dict:
   """The model's variable tree as ShapeDtypeStructs (`jax.eval_shape`, nothing computed)."""
   x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
-  return jax.eval_shape(lambda x: model.init({'params': jax.random.key(0)}, x, train=False), x)
+  with conv_autotune.untimed():  # shapes only: no conv runs, so nothing to time
+    return jax.eval_shape(lambda x: model.init({'params': jax.random.key(0)}, x, train=False), x)
 
 
 flatten = traverse_util.flatten_dict      # nested dicts -> {(*path, leaf name): leaf}
