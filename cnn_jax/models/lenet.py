@@ -38,14 +38,17 @@ class LeNet5(nn.Module):
     hidden: widths of FC3 and FC4, (120, 84) in the course.
     activation: 'relu', 'tanh' or 'sigmoid', after every conv and hidden FC.
     pooling: 'max' or 'avg' (LeNet-5's original subsampling is average pooling).
-    conv_impl: `nn.conv.Conv` formulation of CONV1 and CONV2 ('auto': timed per machine).
+    conv_impl: `nn.conv.Conv` formulation of CONV1 and CONV2. The default stays 'xla' here
+      although 'auto' is every other model's: on the 2-core AVX2 machine 'auto' picked
+      per-pass winners that lose inside the whole step (train step b256: xla 5,577 img/s,
+      auto 4,341; docs/conv_bench.md), so per-pass timing is the wrong unit for this tiny net.
   """
   num_classes: int | None = 10
   filters: tuple[int, int] = (6, 16)
   hidden: tuple[int, int] = (120, 84)
   activation: Literal['relu', 'tanh', 'sigmoid'] = 'relu'
   pooling: Literal['max', 'avg'] = 'max'
-  conv_impl: str = 'auto'
+  conv_impl: str = 'xla'
 
   def stage_strides(self) -> dict[str, int]:
     """{stage name: stride} of the `return_stages` dict (pre_logits and fc3 excluded)."""
