@@ -21,7 +21,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
   c = _RECIPE['recipe'](arg == 'smoke')
   c.model = ml_collections.ConfigDict(dict(
-      name='alexnet', num_classes=10, small_input=True, width_multiplier=1.0, conv_impl='xla'))
+      name='alexnet', num_classes=10, small_input=True, width_multiplier=1.0, conv_impl='auto'))
   c.optimizer.update(learning_rate=0.01, nesterov=False)
   if arg == 'smoke':
     c.model.width_multiplier = 1 / 16

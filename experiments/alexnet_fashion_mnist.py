@@ -26,7 +26,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = _RECIPE['recipe'](arg == 'smoke')
   c.model = ml_collections.ConfigDict(dict(
       name='alexnet', num_classes=10, small_input=True, width_multiplier=0.25, dropout=0.5,
-      conv_impl='xla'))
+      conv_impl='auto'))
   c.optimizer.update(learning_rate=0.01, nesterov=False)
   c.loss.label_smoothing = 0.0
   if arg == 'smoke':

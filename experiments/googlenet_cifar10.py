@@ -23,7 +23,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
   c = _RECIPE['recipe'](arg == 'smoke')
   c.model = ml_collections.ConfigDict(dict(
-      name='googlenet', num_classes=10, small_input=True, width_multiplier=1.0, conv_impl='xla'))
+      name='googlenet', num_classes=10, small_input=True, width_multiplier=1.0, conv_impl='auto'))
   if arg == 'smoke':
     c.model.width_multiplier = 1 / 16
   return c

@@ -2,7 +2,7 @@ r"""MobileNetV2 (32x32 variant) on CIFAR-10 through TFDS.
 
 SGD momentum 0.9, lr 0.1, weight decay 5e-4 on kernels only, dropout 0.2, no label
 smoothing, 200 epochs (kuangliu/pytorch-cifar's recipe: 94.4%). On a CPU set
-conv_impl='taps' (depthwise gradients, see docs/zoo.md); on GPU 'xla'.
+conv_impl='auto' (the default) times the formulations once per machine (docs/conv_bench.md).
 Data, batch (128), augmentation (pad-and-crop + flip), warmup and cosine over 200 epochs as
 experiments/_cifar10.py (the shared recipe); needs a prepared TFDS cifar10 (see there).
 Command:
@@ -22,7 +22,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     raise ValueError(f'Unknown config argument {arg!r}; use nothing or "smoke".')
   c = _RECIPE['recipe'](arg == 'smoke')
   c.model = ml_collections.ConfigDict(dict(
-      name='mobilenet_v2', num_classes=10, small_input=True, alpha=1.0, conv_impl='xla'))
+      name='mobilenet_v2', num_classes=10, small_input=True, alpha=1.0, conv_impl='auto'))
   if arg == 'smoke':
     c.model.alpha = 0.25
   return c

@@ -25,7 +25,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   model = arg if arg and arg != 'smoke' else 'resnet18'
   c = _RECIPE['recipe'](arg == 'smoke')
   c.model = ml_collections.ConfigDict(dict(
-      name=model, num_classes=10, small_input=True, width_multiplier=1.0, conv_impl='xla'))
+      name=model, num_classes=10, small_input=True, width_multiplier=1.0, conv_impl='auto'))
   if arg == 'smoke':
     c.model.width_multiplier = 1 / 16
   return c

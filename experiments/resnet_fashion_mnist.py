@@ -28,7 +28,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = _RECIPE['recipe'](arg == 'smoke')
   c.model = ml_collections.ConfigDict(dict(
       name='resnet18', num_classes=10, small_input=True, width_multiplier=0.25,
-      zero_init_residual=False, conv_impl='xla'))
+      zero_init_residual=False, conv_impl='auto'))
   if arg == 'smoke':
     c.model.width_multiplier = 1 / 16
   return c

@@ -30,7 +30,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   epoch = _RECIPE['STEPS_PER_EPOCH']
   c.model = ml_collections.ConfigDict(dict(
       name=model, num_classes=1000, zero_init_residual=True, width_multiplier=1.0,
-      conv_impl='xla'))
+      conv_impl='auto'))
   del epoch  # the recipe's schedule as it is
   if arg == 'smoke':
     c.model.width_multiplier = 1 / 16

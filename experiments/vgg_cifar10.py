@@ -22,7 +22,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = _RECIPE['recipe'](arg == 'smoke')
   c.model = ml_collections.ConfigDict(dict(
       name='vgg16_bn', num_classes=10, small_input=True, hidden=512, width_multiplier=1.0,
-      conv_impl='xla'))
+      conv_impl='auto'))
   if arg == 'smoke':
     c.model.width_multiplier = 1 / 16
   return c

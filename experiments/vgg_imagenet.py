@@ -23,7 +23,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = _RECIPE['recipe'](arg == 'smoke')
   epoch = _RECIPE['STEPS_PER_EPOCH']
   c.model = ml_collections.ConfigDict(dict(
-      name=model, num_classes=1000, width_multiplier=1.0, conv_impl='xla'))
+      name=model, num_classes=1000, width_multiplier=1.0, conv_impl='auto'))
   c.optimizer.update(learning_rate=0.01, weight_decay=5e-4)
   c.loss.label_smoothing = 0.0
   if arg == 'smoke':
