@@ -215,8 +215,7 @@ def test_resize_centre_crop_by_hand():
   assert resize_centre_crop(tall, 14).shape == (14, 14, 1)
 
 
-@pytest.mark.slow
-def test_imagenet_recipe_runs_on_mock_variable_size_images(tmp_path, monkeypatch):
+def test_imagenet_recipe_runs_on_mock_variable_size_images(tmp_path, no_pictures):
   """tfds:imagenet2012 end to end: mock images of varying sizes, resized and centre-cropped
   on the host, evaluated on the 'validation' split (a LeNet-5 head keeps it cheap)."""
   import tensorflow_datasets as tfds
@@ -227,9 +226,6 @@ def test_imagenet_recipe_runs_on_mock_variable_size_images(tmp_path, monkeypatch
   config.model = dict(name='lenet5')
   config.data.update(image_size=32, channels=1, batch_size=4, eval_batch_size=4)
   config.train.update(steps=2, eval_every=0, checkpoint_every=0)
-  # The pictures are not under test; a 1000-class confusion plot with a number in every
-  # cell takes minutes in matplotlib.
-  monkeypatch.setattr(classification.Classification, 'pictures', lambda *a: {})
   with tfds.testing.mock_data(num_examples=6):
     dataset = sources.load('tfds:imagenet2012')
     sizes = {dataset.test.get(np.array([i]))['image'][0].shape for i in range(6)}
