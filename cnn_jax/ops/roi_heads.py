@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 
 from cnn_jax.ops import boxes as box_ops
-from cnn_jax.ops.nms import nms
 from cnn_jax.ops.rpn import BELOW_LOW, balanced_sample, match, sampled_indices, usable_gt
+from cnn_jax.ops.yolo import top_k_per_class_nms
 
 BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
 
@@ -88,8 +88,11 @@ def postprocess_detections(class_logits: jax.Array, box_regression: jax.Array,
   labels = jnp.tile(jnp.arange(1, c, dtype=jnp.int32), p)
   keep = ((scores > score_thresh) & box_ops.remove_small_boxes(boxes, min_size)
           & jnp.repeat(proposal_valid, c - 1))
-  kept = nms(boxes, scores, nms_thresh, detections_per_img, labels=labels, valid=keep)
-  ok, safe = kept.mask, jnp.maximum(kept.indices, 0)
+  # ops.yolo's early-exit scan: the indices of batched_nms(...)[:D] (equal index for index,
+  # tests/test_yolo.py), visiting boxes in score order until D are kept; dropped rows are NaN.
+  index = top_k_per_class_nms(boxes, jnp.where(keep, scores, jnp.nan), labels, nms_thresh,
+                              detections_per_img, score_thresh)
+  ok, safe = index >= 0, jnp.maximum(index, 0)
   return Detections(jnp.where(ok[:, None], boxes[safe], 0), jnp.where(ok, scores[safe], 0),
                     jnp.where(ok, labels[safe], 0), ok)
 
