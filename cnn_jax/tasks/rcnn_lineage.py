@@ -194,7 +194,7 @@ def compare(config, workdir: str) -> dict:
       pvalid = np.concatenate([o['proposal_valid'] for o in outs])
       entry.update(proposals_per_image=float(pvalid.sum(1).mean()),
                    **proposal_recall(test['boxes'], test['valid'], props, pvalid))
-      pictures['RPN (Faster R-CNN)'] = (props, pvalid)
+      pictures[f'RPN ({name})'] = (props, pvalid)
     else:   # proposals from selective search: the end-to-end rate includes it
       per_image = 1 / entry['images_per_s'] + report['selective_search']['seconds_per_image']
       entry.update(proposals_per_image=report['selective_search']['proposals_per_image'],
