@@ -23,6 +23,9 @@ first step. On the 10 people never seen in training (900 pairs, 10 folds):
   FAR 1.1% (resolution 2.2%; step 300: 81.3%, AUC 0.878);
   its 64-d embedding alone (Euclidean): verification 84.9% +- 3.6, AUC 0.914, EER 16.4%,
   VAL 50.0% at FAR 1.3%, 1-NN 90.0%, 5-way one-shot 79.6%, 10-way 68.4%.
+:chi2 (4 min 9 s wall, load ~4.4): head 76.3% +- 4.0, AUC 0.816, EER 23.1%; embedding
+  alone 76.9%, AUC 0.860, 1-NN 89.0%, 5-way 68.7% - worse than |f1 - f2| here (the ReLU
+  leaves fewer active features and the ratio is noisy near f1 + f2 = 0).
 On the training pairs at step 600: accuracy 97%, BCE 0.11, mean logit +2.6 (same) / -9.2
 (different). The same network and schedule trained with the batch-hard triplet loss
 (experiments/face_triplet_orl.py) does better on every held-out figure (86.6%, AUC 0.941,
