@@ -71,7 +71,7 @@ def base() -> ml_collections.ConfigDict:
   c.schedule = ml_collections.ConfigDict(dict(
       name='warmup_cosine', warmup_steps=200, end_fraction=0.0, boundaries=(), decay_rate=0.1))
   c.train = ml_collections.ConfigDict(dict(
-      steps=2000, log_every=100, eval_every=500, checkpoint_every=500, keep_checkpoints=2,
+      steps=1500, log_every=100, eval_every=500, checkpoint_every=500, keep_checkpoints=2,
       preemption_check_every=10))  # several processes: steps between SIGTERM checks
   return c
 
