@@ -8,8 +8,12 @@ Produces what yolo_canvas.py produces. Differences: the grid sits on MobileNetV2
 (stride 16: a 4x4 grid on 64x64), inputs are the gray canvases repeated to RGB and normalised
 with ImageNet's mean/std, the backbone starts from ImageNet (config.init_from='imagenet',
 loaded headless under 'backbone' by tasks/yolo.py) and trains at 0.1x the head's rate.
-Time and result on the 2-core CPU: not measured in this session (the from-scratch run took
-the CPU time); the measured difference is still to be reported.
+Time and result on the 2-core CPU: NOT MEASURED yet. On 2026-11-28 the run waited for a
+slot of the shared CPU from 11:45 to 13:08 UTC and never got one, so there is no figure and
+no difference to the from-scratch run (AP50 0.904) to report. If a 2,000-step run does not
+fit the time at hand, shorten it on the command line with --config.train.steps=1000 (or 500,
+matching yolo_canvas's evaluations) and say so next to the figures. The run writes
+per_class_ap.json (the closing note's per-class AP50 table) next to metrics.jsonl.
 `:smoke` is a few-step variant that the tests run.
 """
 import os
