@@ -11,10 +11,11 @@ come from
   python cnn_jax/benchmarks/_faster_rcnn_reference.py --out benchmarks/torch_results/faster_rcnn.json
 run in a throwaway venv with torch==2.14.1 torchvision==0.29.1, and join the table as impl
 'reference'. Prints compile time, median per call and items/s (images) per case.
-Measured (heavy --exclusive, 2-core AMD EPYC, load 1.7-3.1; docs/detection.md has the table):
-proposals on 50 canvases 14.1 ms vs torchvision 41.0 ms (2.9x), on 2 x 37,500 anchors 7.9 vs
-7.7 ms (parity); inference 171 canvases/s, train step 224 ms per 16 (71 img/s); the YOLO
-detector 1,133 canvases/s. Cold compiles: train step 8.2 s, inference 4.5 s.
+Measured (heavy --exclusive, 2-core AMD EPYC, two runs at load 1.7-3.3; docs/detection.md
+has the table): proposals on 50 canvases 14.1 / 10.3 ms vs torchvision 41.0 / 59.6 ms (2.9x /
+5.8x), on 2 x 37,500 anchors 7.9 / 7.8 vs 7.7 / 10.6 ms (0.97x / 1.4x); inference 188
+canvases/s, train step 221 ms per 16 (72 img/s); the YOLO detector 1,917 canvases/s. Cold
+compiles: train step 7.8 s, inference 2.6 s, proposals 0.6-0.7 s.
 `:smoke` is the tiny variant the tests run.
 """
 import os
