@@ -207,7 +207,9 @@ def test_ops_is_pure_jax(forbidden):
 
 # Scripts that time torchvision on the suites' workloads in a throwaway venv (never imported by
 # the package at run time; torch is imported inside the function that times it).
-REFERENCE_TIMERS = ('cnn_jax.benchmarks._boxes_reference', 'cnn_jax.benchmarks._yolo_reference')
+REFERENCE_TIMERS = ('cnn_jax.benchmarks._boxes_reference', 'cnn_jax.benchmarks._yolo_reference',
+                    'cnn_jax.benchmarks._faster_rcnn_reference',
+                    'cnn_jax.benchmarks._unet_reference')
 
 
 def test_matplotlib_only_in_viz_and_torch_only_in_the_reference_timer():

@@ -370,14 +370,6 @@ def run(config, workdir: str | None) -> dict:
                  os.path.join(sub, 'metrics.jsonl'))
 
 
-def plt_imread(path: str) -> np.ndarray:
-  """A finished run's result.png as `[H, W, 3]` float in [0, 1]."""
-  import matplotlib.pyplot as plt
-  if not os.path.exists(path):
-    raise FileNotFoundError(f'{path} not found: config.beside names workdirs of finished runs.')
-  return np.asarray(plt.imread(path), np.float32)[..., :3]
-
-
 def _finish(config, workdir, content, styles, result, stats, jsonl) -> dict:
   from cnn_jax.viz import style as viz
   os.makedirs(workdir, exist_ok=True)
@@ -386,7 +378,7 @@ def _finish(config, workdir, content, styles, result, stats, jsonl) -> dict:
   for other in config.beside:  # finished runs' results, drawn next to this one
     with open(os.path.join(other, 'style_transfer.json')) as f:
       name = json.load(f).get('network', os.path.basename(other.rstrip('/')))
-    beside[name] = plt_imread(os.path.join(other, 'result.png'))
+    beside[name] = viz.read_png(os.path.join(other, 'result.png'))
   network = config.network if config.method == 'gatys' else 'adain'
   viz.transfer_figure(content, styles, result, jsonl or '',
                       os.path.join(workdir, 'style_transfer.png'),

@@ -65,3 +65,10 @@ def transfer_figure(content, styles, result, jsonl: str, path: str, title: str =
     fig.suptitle(title)
   fig.tight_layout()
   return save_png(fig, path)
+
+
+def read_png(path: str) -> np.ndarray:
+  """A finished run's result.png as `[H, W, 3]` float32 in [0, 1]."""
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{path} not found: config.beside names workdirs of finished runs.')
+  return np.asarray(plt.imread(path), np.float32)[..., :3]
