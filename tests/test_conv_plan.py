@@ -80,6 +80,7 @@ def test_the_workloads_convs_get_the_measured_passes(x_shape, w_shape, kw, want)
 
 
 def test_models_default_to_the_autotuner():
-  for name in ('lenet5', 'resnet18', 'mobilenet_v2', 'vgg11', 'alexnet', 'googlenet',
-               'mobilenet_v1'):
+  for name in ('resnet18', 'mobilenet_v2', 'vgg11', 'alexnet', 'googlenet', 'mobilenet_v1'):
     assert models.create(name).conv_impl == 'auto', name
+  # LeNet-5 alone keeps lax.conv: 'auto' measured 0.78x of it on the whole step (conv_bench.md).
+  assert models.create('lenet5').conv_impl == 'xla'
