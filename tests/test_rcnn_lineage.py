@@ -89,11 +89,14 @@ def test_bad_inputs_name_what_to_change():
 def test_smoke_runs_and_lineage_compare(tmp_path, monkeypatch):
   import json
   from conftest import load_config
+  from cnn_jax.train.workdir import check_and_record_config
   monkeypatch.setenv('CNN_JAX_CACHE', str(tmp_path / 'cache'))
   workdirs = {}
   for name in ('rcnn', 'fast_rcnn'):
     config = load_config(f'{name}_canvas')
     workdirs[name] = str(tmp_path / name)
+    # As launch.py does: the compare mode rebuilds each model from the recorded config.json.
+    check_and_record_config(workdirs[name], config.to_dict(), False, write=True)
     result = rcnn_lineage.run(config, workdirs[name])
     assert int(result.state.step) == config.train.steps
     for key in ('AP', 'AP50', 'voc_AP50', 'proposal_recall50', 'proposal_recall70'):

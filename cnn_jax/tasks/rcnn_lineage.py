@@ -105,7 +105,8 @@ class RCNNLineageTask(_supervised.Task):
     return cls + box, {'classifier': cls, 'box_reg': box}
 
   def evaluators(self, run):
-    if run.chief:
+    if run.chief:   # the runner has not necessarily made the workdir yet (launch.py has)
+      os.makedirs(run.workdir, exist_ok=True)
       with open(run.path('proposals.json'), 'w') as f:
         json.dump(self.proposals_info, f, indent=1)
     predict = lambda outputs, batch: FasterRCNNTask.detections(outputs)
@@ -141,7 +142,11 @@ class RCNNLineageTask(_supervised.Task):
 def _trained(workdir: str, num_classes: int):
   """(task, model, variables, config) of a finished run of this task or tasks/faster_rcnn."""
   from cnn_jax.train.pretrained import workdir_variables
-  with open(os.path.join(workdir, 'config.json')) as f:
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{path} is missing: config.compare.workdirs must name runs made by '
+                            'launch.py (which records config.json there).')
+  with open(path) as f:
     config = ml_collections.ConfigDict(json.load(f))
   task = (FasterRCNNTask if config.task == 'faster_rcnn' else RCNNLineageTask)(config)
   model = task.build_model(type('D', (), {'num_classes': num_classes})())
