@@ -13,28 +13,15 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import time
 
 import numpy as np
 import torch
 from torch import nn
 
-
-
-def cpu_model() -> str:
-  """The CPU model from /proc/cpuinfo: cnn_jax's benchmarks compare results of one CPU only."""
-  try:
-    with open('/proc/cpuinfo') as f:
-      return next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')),
-                  platform.processor())
-  except OSError:
-    return platform.processor()
-
-def lenet5():
-  return nn.Sequential(
-      nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
-      nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84),
-      nn.ReLU(), nn.Linear(84, 10))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from cnn_jax._cpu import cpu_model  # noqa: E402  (standard library only)
 
 
 def result(name, impl, samples, batch):

@@ -25,35 +25,10 @@ import torch.nn.functional as F
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+from cnn_jax._cpu import cpu_model  # noqa: E402  (standard library only)
 from cnn_jax.benchmarks import _shapes  # noqa: E402  (plain data, no jax)
 
 RUNS, WARMUP = 10, 2
-
-
-
-def cpu_model() -> str:
-  """The CPU model from /proc/cpuinfo: cnn_jax's benchmarks compare results of one CPU only."""
-  try:
-    with open('/proc/cpuinfo') as f:
-      return next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')),
-                  platform.processor())
-  except OSError:
-    return platform.processor()
-
-def timeit(fn, runs=RUNS, warmup=WARMUP, min_sample_s=0.02):
-  for _ in range(warmup):
-    fn()
-  t = time.perf_counter()
-  fn()
-  once = time.perf_counter() - t
-  number = max(1, math.ceil(min_sample_s / max(once, 1e-9))) if once < min_sample_s else 1
-  samples = []
-  for _ in range(runs):
-    t = time.perf_counter()
-    for _ in range(number):
-      fn()
-    samples.append((time.perf_counter() - t) / number)
-  return samples, number
 
 
 def result(name, samples, number, flops, info):

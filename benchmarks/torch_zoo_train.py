@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -29,23 +30,8 @@ import torchvision
 from torch import nn
 from torchvision import models as tvm
 
-
-def cpu_model() -> str:
-  """The CPU model from /proc/cpuinfo: cnn_jax's benchmarks compare results of one CPU only."""
-  try:
-    with open('/proc/cpuinfo') as f:
-      return next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')),
-                  platform.processor())
-  except OSError:
-    return platform.processor()
-
-def _resnet(depth):
-  def build():
-    m = getattr(tvm, f'resnet{depth}')(num_classes=10)
-    m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
-    m.maxpool = nn.Identity()
-    return m
-  return build
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from cnn_jax._cpu import cpu_model  # noqa: E402  (standard library only)
 
 
 def _mobilenet_v2():

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DESIGN = ROOT / 'docs' / 'design.md'
-ALWAYS = {'_lazy'}  # lazy submodule loading for the package __init__s
+ALWAYS = {'_lazy', '_cpu'}  # lazy submodule loading; the CPU's name (standard library only)
 
 
 def _modules() -> dict[str, pathlib.Path]:

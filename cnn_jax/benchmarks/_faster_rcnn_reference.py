@@ -17,9 +17,10 @@ This file imports no jax (run as a script it imports nothing of cnn_jax either).
 import argparse
 import json
 import os
-import platform
 
 import numpy as np
+
+from cnn_jax._cpu import cpu_model
 
 try:
   from cnn_jax.benchmarks._boxes_reference import _result, _time
@@ -97,19 +98,6 @@ def reference_results(smoke: bool = False, runs: int = 10) -> list[dict]:
     out.append(_result(name(w), samples, number, f'torch {torch.__version__} torchvision '
                        f'{torchvision.__version__} (2 threads)', dict(w, items=b)))
   return out
-
-
-def cpu_model() -> str:
-  """The CPU model from /proc/cpuinfo: the benchmark task joins results of the same CPU only."""
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        name, _, value = line.partition(':')
-        if name.strip() == 'model name':
-          return value.strip()
-  except OSError:
-    pass
-  return platform.processor() or platform.machine()
 
 
 def write(results: list[dict], path: str, threads: int = 2) -> None:

@@ -15,12 +15,13 @@ import functools
 import json
 import os
 import pathlib
-import platform
 import tempfile
 import warnings
 
 import jax
 import jaxlib
+
+import cnn_jax._cpu as _cpu_info
 
 VERSION = 2  # 2: timing protocol with a first-call drop, >= 5 calls, the 5% lax.conv margin
 FILE = 'conv_autotune.json'
@@ -33,20 +34,8 @@ def path() -> pathlib.Path:
   return pathlib.Path(folder) / FILE
 
 
-@functools.lru_cache(maxsize=1)
 def _cpu() -> tuple[str, tuple[str, ...]]:
-  model, flags = platform.processor() or platform.machine(), set()
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        name, _, value = line.partition(':')
-        if name.strip() == 'model name':
-          model = value.strip()
-        elif name.strip() == 'flags':
-          flags = set(value.split())
-          break
-  except OSError:  # not Linux: the model from `platform`, instruction sets unknown
-    pass
+  model, flags = _cpu_info.cpuinfo()
   return model, tuple(f for f in ISA_FLAGS if f in flags)
 
 
