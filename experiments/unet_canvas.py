@@ -11,7 +11,11 @@ Loss: Dice + CE with class weights sqrt(P / (K P_c)) from the train pixels (back
 digits ~3.2-5.2): without them the net predicted background everywhere (mIoU 0.099 after 600
 steps with widths 8-32; docs/segmentation.md, 'The canvas bug'). Widths 8-64 (depth 3).
 Goal: mIoU >= 0.85 on the held-out canvases.
-Time and result on the shared 2-core CPU: not measured yet.
+Measured 2026-11-28 on the 2-core AMD EPYC (load ~1-2), this exact command: 493 s wall
+(~6.3 steps/s). On the 500 held-out canvases: mIoU 0.115 / 0.228 / 0.588 / 0.828 / 0.861 /
+**0.869** at steps 500 / 1,000 / 1,500 / 2,000 / 2,500 / 3,000; at 3,000 foreground Dice 0.954,
+mean Dice 0.929, pixel accuracy 0.9925. The net leaves the all-background solution only after
+~1,000 steps: shorter runs look like the old bug.
 `:smoke` is a few-step variant that the tests run.
 """
 import os
