@@ -13,8 +13,8 @@ steps with widths 8-32; docs/segmentation.md, 'The canvas bug'). Widths 8-64 (de
 Goal: mIoU >= 0.85 on the held-out canvases.
 Measured 2026-11-28 on the 2-core AMD EPYC (load ~1-2), this exact command: 493 s wall
 (~6.3 steps/s). On the 500 held-out canvases: mIoU 0.115 / 0.228 / 0.588 / 0.828 / 0.861 /
-**0.869** at steps 500 / 1,000 / 1,500 / 2,000 / 2,500 / 3,000; at 3,000 foreground Dice 0.954,
-mean Dice 0.929, pixel accuracy 0.9925. The net leaves the all-background solution only after
+**0.869** at steps 500 / 1,000 / 1,500 / 2,000 / 2,500 / 3,000; at 3,000 mean Dice (11 classes)
+0.929, pixel accuracy 0.9925. The net leaves the all-background solution only after
 ~1,000 steps: shorter runs look like the old bug.
 `:smoke` is a few-step variant that the tests run.
 """
