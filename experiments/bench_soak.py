@@ -1,7 +1,7 @@
 r"""Soak: 10,000 steps of lenet5_mnist with the process's resident memory sampled every 500 steps.
 
 Command (a benchmark, not a test; ~10 min on the 2-core CPU):
-  python experiments/bench_soak.py [--workdir /tmp/soak] [--steps 10000] [--every 500]
+  python experiments/bench_soak.py [--workdir runs/soak] [--steps 10000] [--every 500]
 
 The run is the real one (`tasks.classification.run` on the lenet5_mnist recipe: grain
 pipeline, host batches, jitted step, metrics, NaN checks, evaluation and a checkpoint every
