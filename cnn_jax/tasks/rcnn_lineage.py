@@ -117,7 +117,7 @@ class RCNNLineageTask(_supervised.Task):
     return {'test': detection, 'proposals': lambda state: recall}
 
   def pictures(self, run, state, evaluation):
-    from cnn_jax.viz.boxes import plot_detections, plot_pr_curves
+    from cnn_jax.viz.boxes import proposal_pictures
     test = run.dataset.test
     batch = self.prepare(test.get(np.arange(min(16, len(test)))))
     out = jax.device_get(run.predict(state, batch))
@@ -129,14 +129,7 @@ class RCNNLineageTask(_supervised.Task):
              'labels': np.zeros(valid.shape, np.int32), 'valid': valid}
     det = jax.device_get(FasterRCNNTask.detections(out))
     det['valid'] = det['valid'] & (det['scores'] > self.config.predict.score_threshold)
-    pics = {'proposals': plot_detections(batch['image'], props, truth, [''],
-                                         run.path('proposals.png')),
-            'detections': plot_detections(batch['image'], det, truth, names,
-                                          run.path('detections.png'))}
-    if evaluation is not None and 'pr_precision' in evaluation:
-      pics['pr_curves'] = plot_pr_curves(evaluation['pr_recall'], evaluation['pr_precision'],
-                                         names, run.path('pr_curves.png'))
-    return pics
+    return proposal_pictures(batch['image'], props, det, truth, names, run.path, evaluation)
 
 
 def _trained(workdir: str, num_classes: int):

@@ -55,3 +55,17 @@ def plot_pr_curves(recall: np.ndarray, precision: np.ndarray, class_names, png_p
   ax.set_xlim(0, 1), ax.set_ylim(0, 1.02)
   ax.legend(fontsize=6, loc='lower left')
   return save_png(fig, png_path)
+
+
+def proposal_pictures(images: np.ndarray, proposals: dict, detections: dict, truth: dict,
+                      class_names, path, evaluation: dict | None) -> dict:
+  """A two-stage detector's pictures: proposals.png (class-less boxes, their score drawn),
+  detections.png and, when the evaluation has them, pr_curves.png. `path(name)` gives each
+  file's path; boxes dicts as `plot_detections` takes them. Returns {name: save_png result}."""
+  pics = {'proposals': plot_detections(images, proposals, truth, [''], path('proposals.png')),
+          'detections': plot_detections(images, detections, truth, class_names,
+                                        path('detections.png'))}
+  if evaluation is not None and 'pr_precision' in evaluation:
+    pics['pr_curves'] = plot_pr_curves(evaluation['pr_recall'], evaluation['pr_precision'],
+                                       class_names, path('pr_curves.png'))
+  return pics
