@@ -11,6 +11,7 @@ cnn_jax.bench's JSON format under the same case names as the JAX suite.
 """
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -22,6 +23,13 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from cnn_jax._cpu import cpu_model  # noqa: E402  (standard library only)
+
+
+def lenet5():
+  return nn.Sequential(
+      nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+      nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84),
+      nn.ReLU(), nn.Linear(84, 10))
 
 
 def result(name, impl, samples, batch):
@@ -78,7 +86,6 @@ def main():
                           processor=platform.processor(), torch=torch.__version__, threads=2),
              results=[result(name, 'torch step', bare, args.batch),
                       result(name, 'torch loop', loop, args.batch)])
-  import os
   os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
   with open(args.out, 'w') as f:
     json.dump(out, f, indent=1)

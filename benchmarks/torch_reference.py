@@ -31,6 +31,22 @@ from cnn_jax.benchmarks import _shapes  # noqa: E402  (plain data, no jax)
 RUNS, WARMUP = 10, 2
 
 
+def timeit(fn, runs=RUNS, warmup=WARMUP, min_sample_s=0.02):
+  for _ in range(warmup):
+    fn()
+  t = time.perf_counter()
+  fn()
+  once = time.perf_counter() - t
+  number = max(1, math.ceil(min_sample_s / max(once, 1e-9))) if once < min_sample_s else 1
+  samples = []
+  for _ in range(runs):
+    t = time.perf_counter()
+    for _ in range(number):
+      fn()
+    samples.append((time.perf_counter() - t) / number)
+  return samples, number
+
+
 def result(name, samples, number, flops, info):
   median = statistics.median(samples)
   q = np.percentile(samples, [10, 90])

@@ -34,6 +34,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from cnn_jax._cpu import cpu_model  # noqa: E402  (standard library only)
 
 
+def _resnet(depth):
+  def build():
+    m = getattr(tvm, f'resnet{depth}')(num_classes=10)
+    m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+    m.maxpool = nn.Identity()
+    return m
+  return build
+
+
 def _mobilenet_v2():
   m = tvm.mobilenet_v2(num_classes=10)
   m.features[0][0] = nn.Conv2d(3, 32, 3, 1, 1, bias=False)
@@ -85,23 +94,32 @@ def result(name, samples, batch, params):
               info={'img_per_s': batch / med, 'items': batch, 'params': params}, samples_s=samples)
 
 
-def time_step(model, size, batch, classes, steps, warmup):
-  decay = [p for p in model.parameters() if p.ndim > 1]
-  no_decay = [p for p in model.parameters() if p.ndim <= 1]
-  opt = torch.optim.SGD([{'params': decay, 'weight_decay': 5e-4},
-                         {'params': no_decay, 'weight_decay': 0.0}], lr=0.1, momentum=0.9,
-                        nesterov=True)
-  x = torch.rand(batch, 3, size, size)
+def train_step(model, size, batch, classes, channels=3, optimizer=None):
+  """One eager train step on a fixed random batch: cross-entropy with label smoothing 0.1,
+  backward, and `optimizer` (default: the cnn_jax zoo's SGD, Nesterov momentum 0.9, weight
+  decay 5e-4 on kernels only). Returns the step function (it waits for the step)."""
+  if optimizer is None:
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    optimizer = torch.optim.SGD([{'params': decay, 'weight_decay': 5e-4},
+                                 {'params': no_decay, 'weight_decay': 0.0}], lr=0.1,
+                                momentum=0.9, nesterov=True)
+  x = torch.rand(batch, channels, size, size)
   y = torch.arange(batch) % classes
   model.train()
 
   def step():
-    opt.zero_grad(set_to_none=True)
+    optimizer.zero_grad(set_to_none=True)
     loss = nn.functional.cross_entropy(model(x), y, label_smoothing=0.1)
     loss.backward()
-    opt.step()
+    optimizer.step()
     return loss.item()  # waits for the step, as block_until_ready does
 
+  return step
+
+
+def time_step(model, size, batch, classes, steps, warmup):
+  step = train_step(model, size, batch, classes)
   for _ in range(warmup):
     step()
   samples = []
