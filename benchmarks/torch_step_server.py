@@ -22,35 +22,17 @@ LENET = runpy.run_path(os.path.join(HERE, 'torch_lenet5_train.py'))
 
 
 def build(workload: str):
-  """(step function, batch) for 'lenet5 32px b256 train' or a torch_zoo_train workload."""
+  """The step function for 'lenet5 32px b256 train' or a torch_zoo_train workload."""
   torch.manual_seed(0)
   if workload.startswith('lenet5'):
     batch, size, classes = int(workload.split(' b')[1].split()[0]), 32, 10
     model = LENET['lenet5']()
     opt = torch.optim.AdamW(model.parameters(), 1e-3, weight_decay=0.1)
-    x = torch.rand(batch, 1, size, size)
-  else:
-    prefix = 'resnet50 224px' if ' 224px' in workload else workload.split(' ')[0]
-    builder, size, batch, classes = ZOO['WORKLOADS'][prefix]
-    batch = batch or int(workload.split(' b')[1].split()[0])
-    model = builder()
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    opt = torch.optim.SGD([{'params': decay, 'weight_decay': 5e-4},
-                           {'params': no_decay, 'weight_decay': 0.0}], lr=0.1, momentum=0.9,
-                          nesterov=True)
-    x = torch.rand(batch, 3, size, size)
-  y = torch.arange(batch) % classes
-  model.train()
-
-  def step():
-    opt.zero_grad(set_to_none=True)
-    loss = nn.functional.cross_entropy(model(x), y, label_smoothing=0.1)
-    loss.backward()
-    opt.step()
-    return loss.item()  # waits for the step
-
-  return step
+    return ZOO['train_step'](model, size, batch, classes, channels=1, optimizer=opt)
+  prefix = 'resnet50 224px' if ' 224px' in workload else workload.split(' ')[0]
+  builder, size, batch, classes = ZOO['WORKLOADS'][prefix]
+  batch = batch or int(workload.split(' b')[1].split()[0])
+  return ZOO['train_step'](builder(), size, batch, classes)
 
 
 def main():
