@@ -56,12 +56,7 @@ class FasterRCNNTask(_supervised.Task):
     return {collection: {'backbone': tree} for collection, tree in loaded.items()}
 
   def prepare(self, examples):
-    image = examples['image'].astype(np.float32) / 255
-    if self.config.data.channels == 3 and image.shape[-1] == 1:
-      image = np.repeat(image, 3, -1)
-    return {'image': np.ascontiguousarray(image), 'boxes': examples['boxes'].astype(np.float32),
-            'labels': np.maximum(examples['labels'], 0).astype(np.int32),
-            'boxes_valid': examples['valid']}
+    return canvases.detection_batch(examples, self.config.data.channels)
 
   augment_targets = {'boxes': 'boxes', 'boxes_valid': 'boxes_valid'}
 
