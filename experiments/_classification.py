@@ -56,7 +56,10 @@ def base() -> ml_collections.ConfigDict:
   ))
   c.train = ml_collections.ConfigDict(dict(
       steps=1000, log_every=50, eval_every=500, checkpoint_every=500, keep_checkpoints=2,
-      preemption_check_every=10))  # several processes: steps between SIGTERM checks
+      preemption_check_every=10,  # several processes: steps between SIGTERM checks
+      # 'float32' | 'bfloat16': the dtype the model computes in; parameters, optimizer state,
+      # batch-norm statistics, loss and gradients stay float32 (tasks/_precision.py)
+      compute_dtype='float32'))
   # Test-time evaluators beside the plain one (tasks/test_time.py, docs/test_time.md):
   # multicrop averages the softmax over crops of the test image padded by crop_border px
   # ('' = off, 'flip' = image + mirror, 'ten_crop' = 4 corners + centre and their mirrors,

@@ -63,5 +63,8 @@ def base() -> ml_collections.ConfigDict:
       name='cosine', warmup_steps=0, end_fraction=0.0, boundaries=(), decay_rate=0.1))
   c.train = ml_collections.ConfigDict(dict(
       steps=600, log_every=50, eval_every=300, checkpoint_every=300, keep_checkpoints=2,
-      preemption_check_every=10))  # several processes: steps between SIGTERM checks
+      preemption_check_every=10,  # several processes: steps between SIGTERM checks
+      # only 'float32' here: this family's build_model does not pass a compute dtype to its
+      # model, so the runner refuses 'bfloat16' (tasks/_precision.py)
+      compute_dtype='float32'))
   return c

@@ -61,7 +61,10 @@ def base() -> ml_collections.ConfigDict:
       name='warmup_cosine', warmup_steps=100, end_fraction=0.0, boundaries=(), decay_rate=0.1))
   c.train = ml_collections.ConfigDict(dict(
       steps=2500, log_every=100, eval_every=500, checkpoint_every=500, keep_checkpoints=2,
-      preemption_check_every=10))  # several processes: steps between SIGTERM checks
+      preemption_check_every=10,  # several processes: steps between SIGTERM checks
+      # only 'float32' here: this family's build_model does not pass a compute dtype to its
+      # model, so the runner refuses 'bfloat16' (tasks/_precision.py)
+      compute_dtype='float32'))
   return c
 
 

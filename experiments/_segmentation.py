@@ -61,7 +61,10 @@ def base() -> ml_collections.ConfigDict:
       name='warmup_cosine', warmup_steps=50, end_fraction=0.0, boundaries=(), decay_rate=0.1))
   c.train = ml_collections.ConfigDict(dict(
       steps=600, log_every=50, eval_every=200, checkpoint_every=200, keep_checkpoints=2,
-      preemption_check_every=10))  # several processes: steps between SIGTERM checks
+      preemption_check_every=10,  # several processes: steps between SIGTERM checks
+      # 'float32' | 'bfloat16': the dtype the model computes in; parameters, optimizer state,
+      # batch-norm statistics, loss and gradients stay float32 (tasks/_precision.py)
+      compute_dtype='float32'))
   return c
 
 

@@ -4,6 +4,7 @@ Command:
   python launch.py --config experiments/bench_models.py [--workdir runs/bench_models]
   python launch.py --config experiments/bench_models.py --config.impls="('xla','taps','im2col')" \
       --config.models="('resnet18','mobilenet_v2')"
+  python launch.py --config experiments/bench_models.py --config.compute_dtypes="('float32','bfloat16')"
 
 Prints the matmul peak, then per model workload (32x32x3 small-image variants at batch
 `batch`, ResNet-50 at 224x224x3 batch 8) and conv impl: compile time, median train-step time
@@ -27,6 +28,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.models = ()              # workload-name prefixes, e.g. ('resnet18', 'mobilenet'); () = all
   c.impls = ('xla', 'taps')  # conv formulations (cnn_jax.ops.conv.IMPLS)
   c.batch = 32               # batch of the 32x32 workloads (ResNet-50 224px uses 8)
+  # model compute dtypes ('float32', 'bfloat16': params float32, as config.train.compute_dtype);
+  # each non-float32 one adds the cases '<impl>+bf16' (speedup vs the float32 baseline impl)
+  c.compute_dtypes = ('float32',)
   c.update(runs=5, warmup=1, min_sample_s=0.0, peak_n=2048, baseline='xla', compare='torch',
            external=('benchmarks/torch_results/models.json',))
   if arg == 'smoke':

@@ -18,7 +18,9 @@ the device memory the step needs. It is read after the harness has compiled and 
 case (a lazy `info`), from the in-process compilation cache, so it costs no second compile.
 
 Config keys (besides those of `tasks.benchmark`): models (workload-name prefixes; empty =
-all), impls (conv impls, `ops.conv.IMPLS`), batch (small-image batch), smoke (tiny widths).
+all), impls (conv impls, `ops.conv.IMPLS`), batch (small-image batch), smoke (tiny widths),
+compute_dtypes (config.train.compute_dtype values, `tasks._precision`: 'bfloat16' adds the
+cases '<impl>+bf16', the model in bfloat16 with float32 parameters, as the runner trains it).
 """
 import collections.abc
 import math
@@ -33,10 +35,11 @@ from cnn_jax.data.transforms import prepare_images
 from cnn_jax.losses.classification import cross_entropy
 from cnn_jax.metrics.classification import correct
 from cnn_jax.ops import conv_autotune
-from cnn_jax.tasks import _supervised
+from cnn_jax.tasks import _precision, _supervised
 from cnn_jax.train import optim
 
 BASELINE = 'xla'
+DTYPE_LABELS = {'float32': 'f32', 'bfloat16': 'bf16'}  # the impl column's suffix
 COMPARE = 'torch'
 
 # (workload name prefix, registered model, kwargs, image size, batch (None: config.batch), classes)
@@ -150,8 +153,9 @@ def make_train_step(model, learning_rate: float = 0.1):
   return step, tx
 
 
-def _case(prefix, name, kwargs, size, batch, classes, impl) -> bench.Case:
+def _case(prefix, name, kwargs, size, batch, classes, impl, dtype='float32') -> bench.Case:
   model = models.create(name, num_classes=classes, conv_impl=impl, **kwargs)
+  model = _precision.with_compute_dtype(model, _precision.parse_compute_dtype(dtype), name)
   step, tx = make_train_step(model)
 
   held = {}  # the harness's arguments, until `memory` has used them
@@ -170,15 +174,21 @@ def _case(prefix, name, kwargs, size, batch, classes, impl) -> bench.Case:
     return compiled_memory_mb(jax.jit(step).lower(*(held.pop('args', None) or args())).compile())
 
   static = dict(model=name, kwargs={k: v for k, v in kwargs.items()}, image=[size, size, 3],
-                batch=batch, classes=classes, conv_impl=impl, items=batch)  # items/s = img/s
-  return bench.Case(workload_name(prefix, size, batch), impl, step, args,
+                batch=batch, classes=classes, conv_impl=impl, compute_dtype=dtype,
+                items=batch)  # items/s = img/s
+  label = impl if dtype == 'float32' else f'{impl}+{DTYPE_LABELS[dtype]}'
+  return bench.Case(workload_name(prefix, size, batch), label, step, args,
                     info=LazyInfo(static, memory))
 
 
 def cases(config) -> list[bench.Case]:
-  """One case per (workload in config.models, impl in config.impls)."""
+  """One case per (workload in config.models, impl in config.impls, compute dtype in
+  config.compute_dtypes)."""
   smoke, batch = config.smoke, int(config.batch)
   prefixes, impls = list(config.models), list(config.impls)
+  dtypes = list(config.compute_dtypes)
+  for dtype in dtypes:  # the runner's check and message (float16 refused, names the choices)
+    _precision.parse_compute_dtype(dtype, 'config.compute_dtypes entry')
   out = []
   for prefix, name, kwargs, size, wl_batch, classes in WORKLOADS:
     if prefixes and not any(prefix.startswith(p) for p in prefixes):
@@ -187,6 +197,7 @@ def cases(config) -> list[bench.Case]:
       if name not in SMOKE_WIDTHS or size != 32:
         continue
       kwargs = {**kwargs, **SMOKE_WIDTHS[name]}
-    for impl in impls:
-      out.append(_case(prefix, name, kwargs, size, wl_batch or batch, classes, impl))
+    for dtype in dtypes:
+      for impl in impls:
+        out.append(_case(prefix, name, kwargs, size, wl_batch or batch, classes, impl, dtype))
   return out

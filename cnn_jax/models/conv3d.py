@@ -9,10 +9,11 @@ n_out = floor((n + 2p - f) / s) + 1, and a layer has f^3 * C_in * C_out + C_out 
 
 `models.summarize(Conv3DNet(), (16, 16, 16, 1))` prints its table (docs/conv1d3d.md).
 """
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from cnn_jax.models.conv1d import check_rank
 from cnn_jax.nn.pooling import GlobalAvgPool, MaxPool
@@ -28,15 +29,17 @@ class Conv3DNet(nn.Module):
   # statistics far behind the batch statistics after a few hundred steps (eval accuracy
   # 24% vs 54% with batch statistics on the same training volumes, measured)
   bn_momentum: float = 0.9
+  dtype: Any = jnp.float32  # compute dtype (parameters, statistics and logits float32)
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
     check_rank(x, 3, 'Conv3DNet', '[N, D, H, W, C]')
     for i, width in enumerate(self.widths):
-      x = nn.Conv(width, (self.kernel,) * 3, padding='SAME', use_bias=False, name=f'conv{i + 1}')(x)
+      x = nn.Conv(width, (self.kernel,) * 3, padding='SAME', use_bias=False, dtype=self.dtype,
+                  name=f'conv{i + 1}')(x)
       x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
-                       name=f'bn{i + 1}')(x)
+                       dtype=self.dtype, name=f'bn{i + 1}')(x)
       x = nn.relu(x)
       x = MaxPool((2, 2, 2), name=f'pool{i + 1}')(x)
     x = GlobalAvgPool(name='gap')(x)
-    return nn.Dense(self.num_classes, name='fc')(x)
+    return nn.Dense(self.num_classes, dtype=self.dtype, name='fc')(x).astype(jnp.float32)

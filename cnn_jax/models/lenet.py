@@ -16,10 +16,11 @@ The convs are `nn.conv.Conv` (same 'kernel'/'bias' parameters as `flax.linen.Con
 `conv_impl` picks the formulation as in every zoo model; 'xla' computes exactly what
 `flax.linen.Conv` does.
 """
-from typing import Literal
+from typing import Any, Literal
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from cnn_jax.models.backbone import check_num_classes, finish
 from cnn_jax.nn.conv import Conv
@@ -42,6 +43,7 @@ class LeNet5(nn.Module):
       although 'auto' is every other model's: on the 2-core AVX2 machine 'auto' picked
       per-pass winners that lose inside the whole step (train step b256: xla 5,577 img/s,
       auto 4,341; docs/conv_bench.md), so per-pass timing is the wrong unit for this tiny net.
+    dtype: compute dtype of the convs and FCs (parameters stay float32; logits are float32).
   """
   num_classes: int | None = 10
   filters: tuple[int, int] = (6, 16)
@@ -49,6 +51,7 @@ class LeNet5(nn.Module):
   activation: Literal['relu', 'tanh', 'sigmoid'] = 'relu'
   pooling: Literal['max', 'avg'] = 'max'
   conv_impl: str = 'xla'
+  dtype: Any = jnp.float32
 
   def stage_strides(self) -> dict[str, int]:
     """{stage name: stride} of the `return_stages` dict (pre_logits and fc3 excluded)."""
@@ -66,15 +69,15 @@ class LeNet5(nn.Module):
       raise ValueError(f'Unknown pooling {self.pooling!r}; choose one of {sorted(_POOLS)}.')
     act, pool = _ACTIVATIONS[self.activation], _POOLS[self.pooling]
     conv = lambda features, name: Conv(features, (5, 5), padding='VALID', impl=self.conv_impl,
-                                       name=name)
+                                       dtype=self.dtype, name=name)
     stages = {}
     x = stages['conv1'] = act(conv(self.filters[0], 'CONV1')(x))
     x = stages['pool1'] = pool((2, 2), name='POOL1')(x)
     x = stages['conv2'] = act(conv(self.filters[1], 'CONV2')(x))
     x = stages['pool2'] = pool((2, 2), name='POOL2')(x)
     x = x.reshape(x.shape[0], -1)
-    x = stages['fc3'] = act(nn.Dense(self.hidden[0], name='FC3')(x))
-    x = stages['pre_logits'] = act(nn.Dense(self.hidden[1], name='FC4')(x))
+    x = stages['fc3'] = act(nn.Dense(self.hidden[0], dtype=self.dtype, name='FC3')(x))
+    x = stages['pre_logits'] = act(nn.Dense(self.hidden[1], dtype=self.dtype, name='FC4')(x))
     if self.num_classes is not None:
-      x = nn.Dense(self.num_classes, name='Softmax')(x)
+      x = nn.Dense(self.num_classes, dtype=self.dtype, name='Softmax')(x)
     return finish(x, stages, return_stages)

@@ -18,7 +18,8 @@ a detector nests its backbone's ImageNet weights), `sampler` (structured train b
 training), `augment_targets` + `augment_kwargs` (batch entries moved with the images),
 `constants` (replicated inputs, not split over the batch), `init_inputs` (what `init` traces).
 
-The runner: mesh and batch divisibility; dataset; model; `init_from` ('imagenet', a weight
+The runner: mesh and batch divisibility; dataset; model (in config.train.compute_dtype,
+float32 or bfloat16, parameters float32: tasks/_precision.py); `init_from` ('imagenet', a weight
 file, another run's workdir) with `transfer.reinit`; frozen batch norm (lr multiplier 0);
 normalisation; optimizer and schedule; the replicated `TrainState`; the per-process input
 pipeline with the task's `prepare`; augmentation on device (`ops.augment.make_batch_augment`);
@@ -40,6 +41,8 @@ from cnn_jax import models
 from cnn_jax.data import pipeline, sources
 from cnn_jax.nn.freeze import running_average_batchnorm
 from cnn_jax.ops import conv_autotune
+from cnn_jax.tasks._precision import (COMPUTE_DTYPES, check_compute_dtype, compute_dtype,
+                                      float32_outputs, with_compute_dtype)
 from cnn_jax.train import evaluate as evaluate_lib
 from cnn_jax.train import loop, optim, sharding
 from cnn_jax.train import pretrained as pretrained_lib
@@ -53,12 +56,17 @@ NORMALIZATIONS = ('', 'imagenet')
 
 def build_model(config, num_classes: int | None) -> nn.Module:
   """The model named by config.model.name with the other config.model keys as kwargs;
-  `num_classes` (the dataset's) fills in or must equal config.model.num_classes."""
+  `num_classes` (the dataset's) fills in or must equal config.model.num_classes. It computes
+  in config.train.compute_dtype (`with_compute_dtype`)."""
   kwargs = {k: v for k, v in config.model.to_dict().items() if k != 'name'}
   if num_classes is not None and kwargs.setdefault('num_classes', num_classes) != num_classes:
     raise ValueError(f'config.model.num_classes={kwargs["num_classes"]} but dataset '
                      f'{config.data.name!r} has {num_classes} classes.')
-  return models.create(config.model.name, **kwargs)
+  if 'dtype' in kwargs:
+    raise ValueError('config.model.dtype is not read; set config.train.compute_dtype '
+                     f'(one of {list(COMPUTE_DTYPES)}) instead.')
+  return with_compute_dtype(models.create(config.model.name, **kwargs), compute_dtype(config),
+                            config.model.name)
 
 
 def pretrained_variables(config, model, source: str) -> dict:
@@ -236,8 +244,8 @@ class Run:
   def apply(self, params, model_state, batch, *constants):
     """Eval-mode model outputs for a device batch (normalised images; jit-traceable)."""
     batch = {**batch, 'image': self.normalize(batch['image'])} if 'image' in batch else batch
-    return self.model.apply({'params': params, **model_state},
-                            self.task.inputs(batch, *constants), train=False)
+    return float32_outputs(self.model.apply({'params': params, **model_state},
+                                            self.task.inputs(batch, *constants), train=False))
 
   def masked_means(self, metric_fn: Callable, batches: Callable | None = None) -> Evaluator:
     """Per-example metrics `metric_fn(outputs, batch) -> {name: [B, ...]}` -> means over
@@ -288,6 +296,10 @@ def make_loss_fn(task: Task, model: nn.Module, *, frozen_bn=None, augment=None,
                         train=True, rngs={'dropout': key}, mutable=mutable or False,
                         **train_kwargs)
     outputs, new_state = out if mutable else (out, model_state)
+    # The model computes in its dtype (config.train.compute_dtype: its first conv casts the
+    # images); the objective runs in float32. Gradients are float32: they are taken w.r.t.
+    # the float32 parameters, through the casts.
+    outputs = float32_outputs(outputs)
     loss, metrics = task.objective(outputs, batch, *constants)
     return loss, (dict(new_state), metrics)
 
@@ -310,6 +322,7 @@ def run(task: Task, workdir: str) -> loop.FitResult:
   if dataset is not None:
     _check_batch_sizes(config, mesh)
   model = task.build_model(dataset)
+  check_compute_dtype(task, model)
   normalize = make_normalize(config.data.normalize) if dataset is not None else (lambda x: x)
   r = Run(task, config, workdir, mesh, dataset, model, normalize)
   constants = task.constants(r)
