@@ -24,7 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-# config.train.compute_dtype -> the models' `dtype` (float16 is refused: `compute_dtype`).
+# config.train.compute_dtype -> the models' `dtype` (float16 is refused: `parse_compute_dtype`).
 COMPUTE_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 
 
