@@ -110,6 +110,7 @@ def main(argv):
     print('Choose an experiment: python launch.py --config experiments/<name>.py[:arg] '
           '--workdir runs/<name>\n\n' + experiments_table(), file=sys.stderr)
     sys.exit(2)
+  import cnn_jax  # noqa: F401  first: it picks XLA:CPU's conv library before JAX starts
   import jax  # after flag parsing, so --help stays fast
 
   _compilation_cache()

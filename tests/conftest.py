@@ -25,6 +25,10 @@ os.environ.setdefault('JAX_DISABLE_MOST_OPTIMIZATIONS', '1')
 # process; the suite uses XLA's own conv everywhere (reproducible, nothing timed).
 os.environ.setdefault('CNN_JAX_CONV_AUTOTUNE', 'xla')
 
+# cnn_jax picks XLA:CPU's convolution library (cnn_jax._xla_flags) when imported, which must
+# happen before JAX starts: import it here, first, as launch.py does.
+import cnn_jax  # noqa: E402,F401
+
 import contextlib  # noqa: E402
 import pathlib  # noqa: E402
 

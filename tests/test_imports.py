@@ -15,7 +15,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DESIGN = ROOT / 'docs' / 'design.md'
-ALWAYS = {'_lazy', '_cpu'}  # lazy submodule loading; the CPU's name (standard library only)
+ALWAYS = {'_lazy', '_cpu', '_xla_flags'}  # lazy loading; the CPU's name; XLA's conv library
+# (all three standard library only)
 
 
 def _modules() -> dict[str, pathlib.Path]:

@@ -6,8 +6,10 @@
 <cache> is $CNN_JAX_CACHE, else ~/.cache/cnn_jax (as `weights.fetch`). A plan measured on
 one machine says nothing about another, so the section is keyed by what changes the timings:
 the CPU model (/proc/cpuinfo), its vector instruction sets (AVX2, AVX-512, AMX), the JAX and
-jaxlib versions and the backend's device kind. A file that does not parse, has another
-VERSION or the wrong structure is ignored with a warning and rewritten on the next save.
+jaxlib versions, the backend's device kind and the library XLA:CPU's own convolutions run on
+(`cnn_jax._xla_flags`: Eigen or YNNPACK, which changes what the `xla` candidate costs). A
+file that does not parse, has another VERSION or the wrong structure is ignored with a
+warning and rewritten on the next save.
 Pure json/os: `ops.conv_autotune` is its only user.
 """
 import fcntl
@@ -22,6 +24,7 @@ import jax
 import jaxlib
 
 import cnn_jax._cpu as _cpu_info
+from cnn_jax import _xla_flags
 
 VERSION = 2  # 2: timing protocol with a first-call drop, >= 5 calls, the 5% lax.conv margin
 FILE = 'conv_autotune.json'
@@ -40,18 +43,22 @@ def _cpu() -> tuple[str, tuple[str, ...]]:
 
 
 def machine() -> dict:
-  """What the timings depend on: CPU model, instruction sets, JAX version, device kind."""
+  """What the timings depend on: CPU model, instruction sets, JAX version, device kind and
+  (on CPU) XLA's convolution library."""
   model, isa = _cpu()
   device = jax.devices()[0]
-  return dict(cpu=model, isa=list(isa), jax=jax.__version__,
-              jaxlib=jaxlib.__version__,
-              platform=device.platform, device_kind=device.device_kind)
+  m = dict(cpu=model, isa=list(isa), jax=jax.__version__, jaxlib=jaxlib.__version__,
+           platform=device.platform, device_kind=device.device_kind)
+  if device.platform == 'cpu':
+    m['xla_conv'] = _xla_flags.conv_library()
+  return m
 
 
 def machine_id(m: dict | None = None) -> str:
   m = m or machine()
   return (f"{m['cpu']} [{','.join(m['isa']) or 'no avx2'}] jax {m['jax']} "
-          f"{m['platform']}:{m['device_kind']}")
+          f"{m['platform']}:{m['device_kind']}"
+          + (f" conv {m['xla_conv']}" if m.get('xla_conv') else ''))
 
 
 def _read(file: pathlib.Path) -> dict:
