@@ -133,6 +133,25 @@ def test_pick_keeps_lax_conv_unless_another_is_clearly_faster():
   assert A.pick({'taps': 3.0, 'im2col': 2.0}) == 'im2col'
 
 
+def test_pick_gives_depthwise_ties_to_taps():
+  assert A.pick({'xla': 107.6, 'taps': 110.8, 'im2col': 193.8}, groups=144) == 'taps'
+  assert A.pick({'xla': 107.6, 'taps': 110.8, 'im2col': 193.8}, groups=1) == 'xla'
+  assert A.pick({'xla': 50.0, 'taps': 110.8}, groups=144) == 'xla'   # a clear win still wins
+
+
+def test_stored_times_are_picked_again_by_the_current_rule(tuner, tmp_path):
+  """A plan file from an older tie rule: its times decide, not its stored choice."""
+  x_shape, w_shape = (2, 6, 6, 12), (3, 3, 1, 12)
+  args = ((1, 1), ((1, 1), (1, 1)), (1, 1), 12)
+  key = A.key_of('dw', x_shape, w_shape, jnp.float32, *args)
+  times = {'xla': {'ms': 10.0}, 'taps': {'ms': 10.2}, 'im2col': {'ms': 30.0}}
+  plan_cache.save({key: dict(impl='xla', source='measured', times=times)})
+  A.reset()
+  tuner.calls.clear()
+  assert A.choose('dw', x_shape, w_shape, jnp.float32, *args) == 'taps'
+  assert tuner.calls == []  # nothing timed again
+
+
 def test_fixed_modes_and_tiny_passes_are_not_timed(tuner, monkeypatch):
   x, w = jnp.ones((2, 6, 6, 8)), jnp.ones((3, 3, 8, 4))
   monkeypatch.setenv('CNN_JAX_CONV_AUTOTUNE', 'im2col')
