@@ -15,8 +15,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DESIGN = ROOT / 'docs' / 'design.md'
-ALWAYS = {'_lazy', '_cpu', '_xla_flags'}  # lazy loading; the CPU's name; XLA's conv library
-# (all three standard library only)
+# lazy loading; the CPU's name; XLA's conv library; per-machine JSON caches (docs/design.md)
+ALWAYS = {'_lazy', '_cpu', '_xla_flags', '_json_cache'}
 
 
 def _modules() -> dict[str, pathlib.Path]:
