@@ -30,7 +30,7 @@ from cnn_jax import models
 from cnn_jax.benchmarks import models as zoo_bench
 from cnn_jax.ops import conv_autotune, plan_cache
 from cnn_jax.tasks import _supervised
-from cnn_jax.train import optim
+from cnn_jax.train import compile_tuning, optim
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ZOO = {prefix: (name, kwargs, size, batch, classes)
@@ -141,17 +141,25 @@ def main():
     batch = args.lenet_batch if lenet else (ZOO[prefix][3] or args.batch)
     workload = (f'lenet5 32px b{batch} train' if lenet else
                 zoo_bench.workload_name(prefix, ZOO[prefix][2], batch))
-    runners, compile_s, tuning_s = {}, {}, {}
+    runners, compile_s, tuning_s, conv_tuning_s, options = {}, {}, {}, {}, {}
     for impl in args.impls:
       if impl == 'before':
         step, step_args = _before_step(prefix, batch)
       else:
         step, step_args = _lenet_step(impl, batch) if lenet else _zoo_step(prefix, impl, batch)
+      # The runner's compile: XLA's options chosen by timing the whole step (first run on a
+      # machine; then read from the cache), as train.step does; 'compile' is the chosen
+      # variant's, what a later run pays.
       t, tuned = time.perf_counter(), conv_autotune.tuning_seconds()
-      compiled = jax.jit(step).lower(*step_args).compile()
-      compile_s[impl] = time.perf_counter() - t
-      tuning_s[impl] = conv_autotune.tuning_seconds() - tuned  # 'auto' timing candidates (first run)
-      jax.block_until_ready(compiled(*step_args))  # warm-up
+      compiled = compile_tuning.tuned_jit(step)
+      jax.block_until_ready(compiled(*step_args))  # chooses, compiles, warms up
+      options[impl], compile_s[impl] = compiled.choice['name'], compiled.choice.get('compile_s')
+      if compile_s[impl] is None:  # CNN_JAX_STEP_TUNING=off: plain jax.jit, compiled lazily
+        t_c = time.perf_counter()
+        compiled.lower(*step_args).compile()
+        compile_s[impl] = time.perf_counter() - t_c
+      conv_tuning_s[impl] = conv_autotune.tuning_seconds() - tuned
+      tuning_s[impl] = time.perf_counter() - t - compile_s[impl] - conv_tuning_s[impl]
       runners[impl] = (compiled, step_args)
     variants = (['torch'] if torch else []) + list(args.impls)
     samples = {v: [] for v in variants}
@@ -170,12 +178,13 @@ def main():
     for v in variants:
       row = dict(workload=workload, variant=v, median_ms=med[v] * 1e3,
                  img_per_s=batch / med[v], compile_s=compile_s.get(v),
-                 autotune_s=tuning_s.get(v),
+                 autotune_s=conv_tuning_s.get(v), step_tuning_s=tuning_s.get(v),
+                 step_options=options.get(v),
                  vs_torch=(med['torch'] / med[v]) if torch else None,
                  samples_ms=[round(t * 1e3, 2) for t in samples[v]])
       report.append(row)
       print(f"{workload:28s} {v:8s} compile {row['compile_s'] or 0:6.1f} s "
-            f"(autotune {row['autotune_s'] or 0:5.1f} s)  median "
+            f"(autotune {row['autotune_s'] or 0:5.1f} s, options {row['step_options']})  median "
             f"{row['median_ms']:8.1f} ms  {row['img_per_s']:8.0f} img/s  vs torch "
             f"{row['vs_torch'] or 0:5.2f}x", flush=True)
   print('load average', os.getloadavg(), flush=True)

@@ -21,9 +21,9 @@ os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '0')
 # at their tolerances; a test that needs the optimised program's exact bits (a fixture
 # saved from an optimised run) is marked `xla_optimized` and gets the normal compiler.
 os.environ.setdefault('JAX_DISABLE_MOST_OPTIMIZATIONS', '1')
-# conv impl 'auto' (ops.conv_autotune) would time candidate formulations in every fresh
-# process; the suite uses XLA's own conv everywhere (reproducible, nothing timed).
-os.environ.setdefault('CNN_JAX_CONV_AUTOTUNE', 'xla')
+# The train step's compiler options (train.compile_tuning) would be timed on each step's first
+# call; the suite compiles XLA's default only (tests/test_compile_tuning.py times fakes).
+os.environ.setdefault('CNN_JAX_STEP_TUNING', 'off')
 
 # cnn_jax picks XLA:CPU's convolution library (cnn_jax._xla_flags) when imported, which must
 # happen before JAX starts: import it here, first, as launch.py does.

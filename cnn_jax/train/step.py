@@ -7,7 +7,8 @@ The train library knows nothing about models: a task supplies
 where `metrics` maps names to scalars (batch means). `params` may be any pytree: a network's
 weights, or an image being optimised. Evaluation steps live in `train.evaluate`.
 
-Steps are `jax.jit`-compiled with the state donated, the state replicated and the batch
+Steps are `jax.jit`-compiled (XLA's compiler options chosen by timing the whole step on its
+first call: `train.compile_tuning`) with the state donated, the state replicated and the batch
 split over the ('data',) mesh; XLA inserts the cross-device reductions, so batch norm
 statistics are computed over the global batch (synchronised BN) without any pmap.
 
@@ -34,6 +35,7 @@ from typing import Any, Callable
 import jax
 import optax
 
+from cnn_jax.train.compile_tuning import tuned_jit
 from cnn_jax.train.sharding import batch_sharded, replicated
 from cnn_jax.train.state import TrainState
 
@@ -80,4 +82,5 @@ def make_train_step(loss_fn: LossFn, tx: optax.GradientTransformation, mesh: jax
 
   rep = replicated(mesh)
   shardings = (rep, batch_sharded(mesh)) + ((rep,) if constants else ())
-  return jax.jit(step, in_shardings=shardings, out_shardings=(rep, rep), donate_argnums=0)
+  # jax.jit, with XLA's compiler options chosen by timing the whole step (compile_tuning).
+  return tuned_jit(step, in_shardings=shardings, out_shardings=(rep, rep), donate_argnums=0)
