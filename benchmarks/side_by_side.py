@@ -5,7 +5,9 @@ r"""cnn_jax train steps and PyTorch eager, interleaved round by round in one run
 
 <venv> is a throwaway venv with torch==2.14.1 torchvision==0.29.1 (PyTorch is never a cnn_jax
 dependency). The PyTorch steps run in a child process (`torch_step_server.py`, 2 threads)
-that idles while cnn_jax runs, and vice versa. Every round times `--steps` consecutive steps
+that idles while cnn_jax runs, and vice versa; `--torch-channels-last` adds PyTorch with the
+model and batch channels-last ('torch_cl': 1.3-2x faster than its default NCHW on this CPU).
+Every round times `--steps` consecutive steps
 of each variant (PyTorch first, then each conv impl, the order rotated every round), so all
 variants see the same background load on a shared machine: compare the ratios, not the
 absolute times. Workloads are cnn_jax.benchmarks.models' (32x32x3 small-input variants,
@@ -105,8 +107,9 @@ class Torch:
     self.proc = subprocess.Popen([python, os.path.join(HERE, 'torch_step_server.py')],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
-  def times(self, workload: str, steps: int) -> list[float]:
-    self.proc.stdin.write(json.dumps({'workload': workload, 'steps': steps}) + '\n')
+  def times(self, workload: str, steps: int, memory_format: str = 'contiguous') -> list[float]:
+    self.proc.stdin.write(json.dumps({'workload': workload, 'steps': steps,
+                                      'memory_format': memory_format}) + '\n')
     self.proc.stdin.flush()
     reply = json.loads(self.proc.stdout.readline())
     self.version = reply['torch']
@@ -123,6 +126,9 @@ def main():
   parser.add_argument('--rounds', type=int, default=5)
   parser.add_argument('--steps', type=int, default=3)
   parser.add_argument('--out', default='')
+  parser.add_argument('--torch-channels-last', action='store_true',
+                      help="also time PyTorch with model and batch channels-last ('torch_cl'), "
+                      'its faster CPU layout; vs_torch stays against the default NCHW layout')
   parser.add_argument('--before', default='', help="a folder holding `cnn_jax_before`, e.g. "
                       "from: git archive 6d2da49 cnn_jax | tar -x -C DIR; mv DIR/cnn_jax "
                       "DIR/cnn_jax_before; rename 'cnn_jax' to 'cnn_jax_before' in its imports")
@@ -161,13 +167,16 @@ def main():
       conv_tuning_s[impl] = conv_autotune.tuning_seconds() - tuned
       tuning_s[impl] = time.perf_counter() - t - compile_s[impl] - conv_tuning_s[impl]
       runners[impl] = (compiled, step_args)
-    variants = (['torch'] if torch else []) + list(args.impls)
+    torch_variants = ['torch', 'torch_cl'] if torch and args.torch_channels_last else (
+        ['torch'] if torch else [])
+    variants = torch_variants + list(args.impls)
     samples = {v: [] for v in variants}
     for r in range(args.rounds):
       order = variants[r % len(variants):] + variants[:r % len(variants)]
       for v in order:
-        if v == 'torch':
-          samples[v] += torch.times(workload, args.steps)
+        if v in ('torch', 'torch_cl'):
+          samples[v] += torch.times(workload, args.steps,
+                                    'channels_last' if v == 'torch_cl' else 'contiguous')
           continue
         compiled, step_args = runners[v]
         for _ in range(args.steps):
@@ -181,12 +190,15 @@ def main():
                  autotune_s=conv_tuning_s.get(v), step_tuning_s=tuning_s.get(v),
                  step_options=options.get(v),
                  vs_torch=(med['torch'] / med[v]) if torch else None,
+                 vs_torch_channels_last=(med['torch_cl'] / med[v]) if 'torch_cl' in med else None,
                  samples_ms=[round(t * 1e3, 2) for t in samples[v]])
       report.append(row)
       print(f"{workload:28s} {v:8s} compile {row['compile_s'] or 0:6.1f} s "
             f"(autotune {row['autotune_s'] or 0:5.1f} s, options {row['step_options']})  median "
             f"{row['median_ms']:8.1f} ms  {row['img_per_s']:8.0f} img/s  vs torch "
-            f"{row['vs_torch'] or 0:5.2f}x", flush=True)
+            f"{row['vs_torch'] or 0:5.2f}x"
+            + (f"  vs torch channels-last {row['vs_torch_channels_last']:5.2f}x"
+               if row['vs_torch_channels_last'] else ''), flush=True)
   print('load average', os.getloadavg(), flush=True)
   if args.out:
     with open(args.out, 'w') as f:

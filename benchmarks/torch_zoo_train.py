@@ -94,17 +94,21 @@ def result(name, samples, batch, params):
               info={'img_per_s': batch / med, 'items': batch, 'params': params}, samples_s=samples)
 
 
-def train_step(model, size, batch, classes, channels=3, optimizer=None):
+def train_step(model, size, batch, classes, channels=3, optimizer=None,
+               memory_format=torch.contiguous_format):
   """One eager train step on a fixed random batch: cross-entropy with label smoothing 0.1,
   backward, and `optimizer` (default: the cnn_jax zoo's SGD, Nesterov momentum 0.9, weight
-  decay 5e-4 on kernels only). Returns the step function (it waits for the step)."""
+  decay 5e-4 on kernels only). `memory_format=torch.channels_last` puts the model and the
+  batch in NHWC memory (PyTorch's advice for CPU convnets: its oneDNN kernels run
+  channels-last natively). Returns the step function (it waits for the step)."""
+  model.to(memory_format=memory_format)
   if optimizer is None:
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     optimizer = torch.optim.SGD([{'params': decay, 'weight_decay': 5e-4},
                                  {'params': no_decay, 'weight_decay': 0.0}], lr=0.1,
                                 momentum=0.9, nesterov=True)
-  x = torch.rand(batch, channels, size, size)
+  x = torch.rand(batch, channels, size, size).contiguous(memory_format=memory_format)
   y = torch.arange(batch) % classes
   model.train()
 

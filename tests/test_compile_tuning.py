@@ -91,3 +91,10 @@ def test_the_real_timer_times_every_candidate():
   compiled = {n: T.tuned_jit(_step)._jit(n).lower(state, batch).compile() for n in T.CANDIDATES}
   seconds = T._time(compiled, (state, batch))
   assert set(seconds) == set(T.CANDIDATES) and all(s > 0 for s in seconds.values())
+
+
+def test_inside_another_jit_it_is_plain_jit(measuring):
+  step = T.tuned_jit(_step)
+  out = jax.jit(step)(*_args())
+  assert step.choice is None and measuring == []  # nothing chosen or timed while tracing
+  np.testing.assert_allclose(out[1], jax.jit(_step)(*_args())[1], rtol=1e-6)

@@ -136,6 +136,8 @@ class TunedStep:
 
   def __call__(self, *args):
     if self._call is None:
+      if any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(args)):
+        return self._default(*args)  # inside another trace (jit of the step): nothing to time
       self._choose(args)
     if self._compiled is not None:
       try:
