@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from cnn_jax import models
+from cnn_jax import _json_cache, models
 from cnn_jax.data import pipeline, sources
 from cnn_jax.nn.freeze import running_average_batchnorm
 from cnn_jax.ops import conv_autotune
@@ -356,7 +356,8 @@ def run(task: Task, workdir: str) -> loop.FitResult:
     augment = make_batch_augment(config.data.augment, **task.augment_kwargs())
   loss_fn = make_loss_fn(task, model, frozen_bn=frozen_batchnorm_predicate(config),
                          augment=augment, normalize=normalize)
-  step = make_train_step(loss_fn, tx, mesh, schedule, constants=constants is not None)
+  step = train_step = make_train_step(loss_fn, tx, mesh, schedule,
+                                      constants=constants is not None)
   if constants is not None:  # fit calls step(state, batch); the constants ride along
     step = functools.partial(_with_constants, step, r.constants)
   evaluators = task.evaluators(r)
@@ -373,6 +374,8 @@ def run(task: Task, workdir: str) -> loop.FitResult:
         show_progress=r.chief, preemption_check_every=t.preemption_check_every)
     if r.chief and conv_autotune.used_plans():  # what conv_impl='auto' chose, for the record
       conv_autotune.write_used_plans(r.path('conv_plan.json'))
+    if r.chief and train_step.choice:  # the XLA options the step was compiled with
+      _json_cache.write_json(r.path('step_options.json'), train_step.choice)
     if result.eval is not None:
       logging.info('Step %d: %s.', t.steps, ', '.join(
           f'test {k} {float(v):.4f}' for k, v in result.eval.items() if np.ndim(v) == 0))
