@@ -1,6 +1,7 @@
 """Data sources, splits and pipelines: deterministic, sharded, every test example once."""
 import gzip
 
+import grain
 import numpy as np
 import pytest
 
@@ -122,6 +123,17 @@ def test_train_batches_are_deterministic_resumable_and_sharded():
   # two processes together see the same examples in each global batch
   two = _global_batches(split, 10, 2, 0, 8)
   assert all(sorted(a.tolist()) == sorted(b.tolist()) for a, b in zip(one, two))
+
+
+def test_train_order_is_grains_shuffle_then_a_new_permutation_each_epoch():
+  """Epoch 0 is exactly grain's MapDataset.shuffle(seed) order (the reference); epoch 1 is
+  another permutation (grain's index shuffle seeded by seed + 1), not a repeat of epoch 0."""
+  split = sources.ArraySplit(np.zeros((50, 28, 28, 1), np.uint8), np.arange(50, dtype=np.int32))
+  labels = np.concatenate(_global_batches(split, 10, 1, 0, 10))
+  grain_order = [int(i) for i in grain.MapDataset.range(50).shuffle(seed=3)]
+  assert labels[:50].tolist() == grain_order
+  assert sorted(labels[50:].tolist()) == list(range(50))
+  assert labels[50:].tolist() == [int(i) for i in grain.MapDataset.range(50).shuffle(seed=4)]
 
 
 @pytest.mark.parametrize('procs', [1, 2, 4])
