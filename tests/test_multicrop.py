@@ -13,6 +13,7 @@ import os
 import shutil
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -115,3 +116,11 @@ def test_ensemble_of_a_run_with_itself_equals_the_run_and_bad_members_are_named(
     _test_time.load_member(str(other), config, 10)
   with pytest.raises(ValueError, match=f"{workdir}.*10 classes but this run has 5"):
     _test_time.load_member(workdir, config, 5)
+
+  old = tmp_path / 'before_compute_dtype'  # a run recorded before the key existed: float32
+  shutil.copytree(workdir, old)
+  recorded = json.loads((old / 'config.json').read_text())
+  del recorded['train']['compute_dtype']
+  (old / 'config.json').write_text(json.dumps(recorded))
+  member = _test_time.load_member(str(old), config, 10)
+  assert member.model.dtype == jnp.float32

@@ -88,6 +88,9 @@ def load_member(workdir: str, config, num_classes: int) -> Member:
                             'config.eval.ensemble must list workdirs of trained runs.')
   with open(path) as f:
     member = ml_collections.ConfigDict(json.load(f))
+  if 'train' in member and 'compute_dtype' not in member.train:
+    # Recorded before config.train.compute_dtype existed, when every run was float32.
+    member.train.compute_dtype = 'float32'
   d = config.data
   for key in ('image_size', 'channels'):
     if member.data[key] != d[key]:
