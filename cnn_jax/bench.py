@@ -45,6 +45,8 @@ class Case:
       (built lazily, just before this case is timed, and freed after).
     flops: floating-point operations per call; None asks XLA's cost analysis.
     info: free-form extra fields copied into the result (shapes, dtype, ...).
+    compiler_options: XLA options for the harness's jit, or a function of the built args
+      returning them (e.g. the runner's whole-step choice, `train.compile_tuning`).
   """
   name: str
   impl: str
@@ -52,6 +54,7 @@ class Case:
   args: tuple | Callable[[], tuple] = ()
   flops: float | None = None
   info: dict = dataclasses.field(default_factory=dict)
+  compiler_options: dict | Callable[[tuple], dict] | None = None
 
 
 @dataclasses.dataclass
@@ -151,7 +154,9 @@ def time_group(cases: Sequence[Case], runs: int = 20, warmup: int = 2,
   for case in cases:
     args = _block(case.args() if callable(case.args) else case.args)
     t = time.perf_counter()
-    compiled = jax.jit(case.fn).lower(*args).compile()
+    options = (case.compiler_options(args) if callable(case.compiler_options)
+               else case.compiler_options)
+    compiled = jax.jit(case.fn, compiler_options=options or None).lower(*args).compile()
     compile_s = time.perf_counter() - t
     flops = case.flops if case.flops is not None else _cost_flops(compiled)
     call = functools.partial(compiled, *args)

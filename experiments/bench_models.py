@@ -26,7 +26,9 @@ _FAMILY = runpy.run_path(os.path.join(os.path.dirname(__file__), '_benchmark.py'
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = _FAMILY['base']('models')
   c.models = ()              # workload-name prefixes, e.g. ('resnet18', 'mobilenet'); () = all
-  c.impls = ('xla', 'taps')  # conv formulations (cnn_jax.ops.conv.IMPLS)
+  # 'default': each model's own conv_impl ('auto' but LeNet-5) with the runner's whole-step
+  # XLA options (train.compile_tuning); the others: conv formulations (cnn_jax.ops.conv.IMPLS)
+  c.impls = ('default', 'xla')
   c.batch = 32               # batch of the 32x32 workloads (ResNet-50 224px uses 8)
   # model compute dtypes ('float32', 'bfloat16': params float32, as config.train.compute_dtype);
   # each non-float32 one adds the cases '<impl>+bf16' (speedup vs the float32 baseline impl)

@@ -287,11 +287,17 @@ def test_model_benchmark_suite_builds_every_workload_and_a_real_train_step():
   from cnn_jax.benchmarks import models as suite
   from conftest import load_config
   full = suite.cases(load_config('bench_models', None))  # builds models only: nothing traced
-  assert len(full) == 2 * len(suite.WORKLOADS)  # impls xla and taps
+  assert len(full) == 2 * len(suite.WORKLOADS)  # impls default and xla
   assert 'resnet50 224px b8 train' in {c.name for c in full}
   smoke = suite.cases(load_config('bench_models', 'smoke'))
   assert {(c.name, c.impl) for c in smoke} == {
-      (f'{m} 32px b4 train', impl) for m in ('resnet18', 'mobilenet_v2') for impl in ('xla', 'taps')}
+      (f'{m} 32px b4 train', impl) for m in ('resnet18', 'mobilenet_v2')
+      for impl in ('default', 'xla')}
+  default = next(c for c in smoke if c.impl == 'default')
+  assert callable(default.compiler_options)  # the runner's choice (off in the suite: XLA's own)
+  assert default.compiler_options(default.args()) == {}
+  assert default.info['step_options'] == 'default'
+  assert all(c.compiler_options is None for c in smoke if c.impl != 'default')
   args = smoke[0].args()
   params, state, _, loss = jax.eval_shape(smoke[0].fn, *args)
   assert loss.shape == () and jax.tree.structure(params) == jax.tree.structure(args[0])

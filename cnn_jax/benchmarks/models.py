@@ -18,7 +18,8 @@ the device memory the step needs. It is read after the harness has compiled and 
 case (a lazy `info`), from the in-process compilation cache, so it costs no second compile.
 
 Config keys (besides those of `tasks.benchmark`): models (workload-name prefixes; empty =
-all), impls (conv impls, `ops.conv.IMPLS`), batch (small-image batch), smoke (tiny widths),
+all), impls (conv impls, `ops.conv.IMPLS`, or 'default': the model's own conv_impl compiled
+with the runner's whole-step XLA options, `train.compile_tuning`), batch (small-image batch), smoke (tiny widths),
 compute_dtypes (config.train.compute_dtype values, `tasks._precision`: 'bfloat16' adds the
 cases '<impl>+bf16', the model in bfloat16 with float32 parameters, as the runner trains it).
 """
@@ -36,7 +37,7 @@ from cnn_jax.losses.classification import cross_entropy
 from cnn_jax.metrics.classification import correct
 from cnn_jax.ops import conv_autotune
 from cnn_jax.tasks import _precision, _supervised
-from cnn_jax.train import optim
+from cnn_jax.train import compile_tuning, optim
 
 BASELINE = 'xla'
 DTYPE_LABELS = {'float32': 'f32', 'bfloat16': 'bf16'}  # the impl column's suffix
@@ -154,7 +155,10 @@ def make_train_step(model, learning_rate: float = 0.1):
 
 
 def _case(prefix, name, kwargs, size, batch, classes, impl, dtype='float32') -> bench.Case:
-  model = models.create(name, num_classes=classes, conv_impl=impl, **kwargs)
+  # 'default': the model's own conv_impl and the runner's whole-step compiler options
+  # (train.compile_tuning: timed once per machine and program, then read from the cache).
+  model = models.create(name, num_classes=classes,
+                        **({} if impl == 'default' else dict(conv_impl=impl)), **kwargs)
   model = _precision.with_compute_dtype(model, _precision.parse_compute_dtype(dtype), name)
   step, tx = make_train_step(model)
 
@@ -177,8 +181,16 @@ def _case(prefix, name, kwargs, size, batch, classes, impl, dtype='float32') -> 
                 batch=batch, classes=classes, conv_impl=impl, compute_dtype=dtype,
                 items=batch)  # items/s = img/s
   label = impl if dtype == 'float32' else f'{impl}+{DTYPE_LABELS[dtype]}'
+
+  def runner_options(built_args) -> dict:
+    tuned = compile_tuning.tuned_jit(step)
+    jax.block_until_ready(tuned(*built_args))
+    static['step_options'] = tuned.choice['name']
+    return tuned.choice.get('options', {})
+
   return bench.Case(workload_name(prefix, size, batch), label, step, args,
-                    info=LazyInfo(static, memory))
+                    info=LazyInfo(static, memory),
+                    compiler_options=runner_options if impl == 'default' else None)
 
 
 def cases(config) -> list[bench.Case]:
