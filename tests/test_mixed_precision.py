@@ -227,7 +227,7 @@ def test_bench_models_times_bfloat16_cases_beside_float32():
   config = load_config('bench_models', 'smoke')
   config.compute_dtypes = ('float32', 'bfloat16')
   cases = suite.cases(config)
-  assert {c.impl for c in cases} == {'xla', 'taps', 'xla+bf16', 'taps+bf16'}
+  assert {c.impl for c in cases} == {'default', 'xla', 'default+bf16', 'xla+bf16'}
   assert len(cases) == 2 * len(suite.cases(load_config('bench_models', 'smoke')))
   config.compute_dtypes = ('float16',)
   with pytest.raises(ValueError, match=r"config.compute_dtypes entry='float16' is not supported"):
