@@ -6,7 +6,9 @@ r"""cnn_jax train steps and PyTorch eager, interleaved round by round in one run
 <venv> is a throwaway venv with torch==2.14.1 torchvision==0.29.1 (PyTorch is never a cnn_jax
 dependency). The PyTorch steps run in a child process (`torch_step_server.py`, 2 threads)
 that idles while cnn_jax runs, and vice versa; `--torch-channels-last` adds PyTorch with the
-model and batch channels-last ('torch_cl': 1.3-2x faster than its default NCHW on this CPU).
+model and batch channels-last ('torch_cl': 1.3-2x faster than its default NCHW on this CPU);
+`--torch-steady-malloc` adds PyTorch NCHW run with cnn_jax's allocation policy
+('torch_steady': `cnn_jax._malloc`'s settings as $GLIBC_TUNABLES in its process).
 Every round times `--steps` consecutive steps
 of each variant (PyTorch first, then each conv impl, the order rotated every round), so all
 variants see the same background load on a shared machine: compare the ratios, not the
@@ -35,6 +37,9 @@ from cnn_jax.tasks import _supervised
 from cnn_jax.train import compile_tuning, optim
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# cnn_jax._malloc's mallopt settings as glibc tunables, for a child process (PyTorch)
+STEADY_TUNABLES = ('glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:'
+                   'glibc.malloc.trim_threshold=18446744073709551615')
 ZOO = {prefix: (name, kwargs, size, batch, classes)
        for prefix, name, kwargs, size, batch, classes in zoo_bench.WORKLOADS}
 
@@ -103,9 +108,10 @@ def _before_step(prefix: str, batch: int):
 class Torch:
   """The PyTorch step server (a child process in the torch venv)."""
 
-  def __init__(self, python: str):
+  def __init__(self, python: str, env: dict | None = None):
     self.proc = subprocess.Popen([python, os.path.join(HERE, 'torch_step_server.py')],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                 env={**os.environ, **(env or {})})
 
   def times(self, workload: str, steps: int, memory_format: str = 'contiguous') -> list[float]:
     self.proc.stdin.write(json.dumps({'workload': workload, 'steps': steps,
@@ -129,6 +135,9 @@ def main():
   parser.add_argument('--torch-channels-last', action='store_true',
                       help="also time PyTorch with model and batch channels-last ('torch_cl'), "
                       'its faster CPU layout; vs_torch stays against the default NCHW layout')
+  parser.add_argument('--torch-steady-malloc', action='store_true',
+                      help="also time PyTorch (NCHW) with cnn_jax's allocation policy "
+                      "('torch_steady': GLIBC_TUNABLES with the settings of cnn_jax._malloc)")
   parser.add_argument('--before', default='', help="a folder holding `cnn_jax_before`, e.g. "
                       "from: git archive 6d2da49 cnn_jax | tar -x -C DIR; mv DIR/cnn_jax "
                       "DIR/cnn_jax_before; rename 'cnn_jax' to 'cnn_jax_before' in its imports")
@@ -137,6 +146,8 @@ def main():
     sys.path.insert(0, args.before)
     args.impls = ['before', *args.impls]
   torch = Torch(args.torch_python) if args.torch_python else None
+  torch_steady = (Torch(args.torch_python, dict(GLIBC_TUNABLES=STEADY_TUNABLES))
+                  if args.torch_python and args.torch_steady_malloc else None)
   started = time.perf_counter()
   machine = plan_cache.machine()
   print('load average', os.getloadavg(), 'jax', jax.__version__, 'cpu', machine['cpu'],
@@ -167,16 +178,18 @@ def main():
       conv_tuning_s[impl] = conv_autotune.tuning_seconds() - tuned
       tuning_s[impl] = time.perf_counter() - t - compile_s[impl] - conv_tuning_s[impl]
       runners[impl] = (compiled, step_args)
-    torch_variants = ['torch', 'torch_cl'] if torch and args.torch_channels_last else (
-        ['torch'] if torch else [])
+    torch_variants = (['torch'] if torch else []) + (
+        ['torch_cl'] if torch and args.torch_channels_last else []) + (
+        ['torch_steady'] if torch_steady else [])
     variants = torch_variants + list(args.impls)
     samples = {v: [] for v in variants}
     for r in range(args.rounds):
       order = variants[r % len(variants):] + variants[:r % len(variants)]
       for v in order:
-        if v in ('torch', 'torch_cl'):
-          samples[v] += torch.times(workload, args.steps,
-                                    'channels_last' if v == 'torch_cl' else 'contiguous')
+        if v.startswith('torch'):
+          server = torch_steady if v == 'torch_steady' else torch
+          samples[v] += server.times(workload, args.steps,
+                                     'channels_last' if v == 'torch_cl' else 'contiguous')
           continue
         compiled, step_args = runners[v]
         for _ in range(args.steps):

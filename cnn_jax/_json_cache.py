@@ -16,7 +16,7 @@ import pathlib
 import tempfile
 import warnings
 
-from cnn_jax import _cpu, _xla_flags
+from cnn_jax import _cpu, _malloc, _xla_flags
 
 ISA_FLAGS = ('avx2', 'avx512f', 'avx512_bf16', 'amx_tile')
 
@@ -78,7 +78,8 @@ def write_json(file: str | os.PathLike, data: dict) -> None:
 
 def machine() -> dict:
   """What timings depend on: CPU model and vector instruction sets (/proc/cpuinfo), JAX and
-  jaxlib versions, the device kind and (on CPU) XLA's convolution library (`_xla_flags`)."""
+  jaxlib versions, the device kind and (on CPU) XLA's convolution library (`_xla_flags`) and
+  the allocation policy (`_malloc`: timings taken with a page fault per fresh 4 KiB differ)."""
   import jax  # here: the rest of this module is standard library only
   import jaxlib
   model, flags = _cpu.cpuinfo()
@@ -87,6 +88,7 @@ def machine() -> dict:
            jaxlib=jaxlib.__version__, platform=device.platform, device_kind=device.device_kind)
   if device.platform == 'cpu':
     m['xla_conv'] = _xla_flags.conv_library()
+    m['malloc'] = _malloc.mode()
   return m
 
 
@@ -95,4 +97,5 @@ def machine_id(m: dict | None = None) -> str:
   m = m or machine()
   return (f"{m['cpu']} [{','.join(m['isa']) or 'no avx2'}] jax {m['jax']} "
           f"{m['platform']}:{m['device_kind']}"
-          + (f" conv {m['xla_conv']}" if m.get('xla_conv') else ''))
+          + (f" conv {m['xla_conv']}" if m.get('xla_conv') else '')
+          + (f" malloc {m['malloc']}" if m.get('malloc', 'system') != 'system' else ''))

@@ -16,7 +16,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DESIGN = ROOT / 'docs' / 'design.md'
 # lazy loading; the CPU's name; XLA's conv library; per-machine JSON caches (docs/design.md)
-ALWAYS = {'_lazy', '_cpu', '_xla_flags', '_json_cache'}
+ALWAYS = {'_lazy', '_cpu', '_malloc', '_xla_flags', '_json_cache'}
 
 
 def _modules() -> dict[str, pathlib.Path]:
