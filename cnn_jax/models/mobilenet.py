@@ -50,6 +50,7 @@ import jax.numpy as jnp
 
 from cnn_jax.models import backbone
 from cnn_jax.models.backbone import check_num_classes, finish, run_sequential
+from cnn_jax.nn.batch_norm import norm_act
 from cnn_jax.nn.blocks import ConvBNAct, conv_factory, norm_factory
 from cnn_jax.nn.inverted_residual import InvertedResidual
 from cnn_jax.nn.pooling import GlobalAvgPool
@@ -113,7 +114,7 @@ class MobileNetV1(nn.Module):
     stride = 1 if self.small_input else 2
     x = conv(int(32 * self.alpha), (3, 3), strides=stride, padding=keras_padding(stride),
              name='conv1')(x)
-    x = nn.relu6(norm(name='conv1_bn')(x))
+    x = norm_act(norm, x, nn.relu6, name='conv1_bn')
     stages = {}
     for i, (channels, strides) in enumerate(V1_BLOCKS, start=1):
       x = DepthwiseSeparable(int(channels * self.alpha), strides, conv_layer=conv,

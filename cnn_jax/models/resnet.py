@@ -40,6 +40,7 @@ import jax.numpy as jnp
 
 from cnn_jax.models import backbone
 from cnn_jax.models.backbone import check_num_classes, finish
+from cnn_jax.nn.batch_norm import norm_act
 from cnn_jax.nn.blocks import conv_factory, norm_factory, scaled_width
 from cnn_jax.nn.pooling import GlobalAvgPool, MaxPool
 from cnn_jax.nn.residual import BasicBlock, Bottleneck
@@ -91,7 +92,7 @@ class ResNet(nn.Module):
       x = conv(width, (3, 3), strides=1, padding=1, name='conv1')(x)
     else:
       x = conv(width, (7, 7), strides=2, padding=3, name='conv1')(x)
-    x = nn.relu(norm(name='bn1')(x))
+    x = norm_act(norm, x, nn.relu, name='bn1')
     stages = {'stem': x}
     if not self.small_input:
       x = MaxPool((3, 3), (2, 2), padding=1, name='maxpool')(x)

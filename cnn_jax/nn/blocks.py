@@ -13,6 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from cnn_jax.nn.batch_norm import BatchNorm, norm_act
 from cnn_jax.nn.conv import Conv
 
 ModuleDef = Any  # a Linen Module class or functools.partial of one
@@ -29,12 +30,13 @@ def conv_factory(impl: str = 'xla', dtype: Any = jnp.float32,
 
 def norm_factory(train: bool, epsilon: float = 1e-5, momentum: float = 0.9,
                  dtype: Any = jnp.float32) -> ModuleDef:
-  """`nn.BatchNorm` over NHWC channels: batch statistics when `train`, running ones otherwise.
+  """`nn.batch_norm.BatchNorm` (flax's, with the activation fused: `norm_act`) over NHWC
+  channels: batch statistics when `train`, running ones otherwise.
 
   momentum 0.9 (Flax) == PyTorch's momentum 0.1; eps 1e-5 is PyTorch's default (GoogLeNet
   uses 1e-3, Keras' MobileNet 1e-3: those models pass their own).
   """
-  return functools.partial(nn.BatchNorm, use_running_average=not train, momentum=momentum,
+  return functools.partial(BatchNorm, use_running_average=not train, momentum=momentum,
                            epsilon=epsilon, dtype=dtype)
 
 
@@ -68,7 +70,7 @@ class ConvBNAct(nn.Module):
   padding: Any = None
   activation: Callable[[jax.Array], jax.Array] | None = nn.relu
   conv_layer: ModuleDef = Conv
-  norm_layer: ModuleDef = nn.BatchNorm
+  norm_layer: ModuleDef = BatchNorm
   conv_name: str = '0'
   norm_name: str = '1'
 
@@ -78,5 +80,4 @@ class ConvBNAct(nn.Module):
     padding = torch_padding(k) if self.padding is None else self.padding
     x = self.conv_layer(self.features, (k, k), strides=self.strides, padding=padding,
                         feature_group_count=self.groups, name=self.conv_name)(x)
-    x = self.norm_layer(name=self.norm_name)(x)
-    return x if self.activation is None else self.activation(x)
+    return norm_act(self.norm_layer, x, self.activation, name=self.norm_name)

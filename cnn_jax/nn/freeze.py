@@ -38,7 +38,8 @@ def running_average_batchnorm(is_frozen: Callable[[str], bool]):
       y = y * module.get_variable('params', 'scale')
     if module.use_bias:
       y = y + module.get_variable('params', 'bias')
-    return y.astype(module.dtype or jnp.result_type(x))
+    y = y.astype(module.dtype or jnp.result_type(x))
+    return module.finish(y, kwargs.get('residual')) if hasattr(module, 'finish') else y
 
   with nn.intercept_methods(interceptor):
     yield

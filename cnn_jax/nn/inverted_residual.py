@@ -15,6 +15,7 @@ import functools
 import flax.linen as nn
 import jax
 
+from cnn_jax.nn.batch_norm import BatchNorm
 from cnn_jax.nn.blocks import ConvBNAct, ModuleDef
 from cnn_jax.nn.conv import Conv
 from cnn_jax.nn.sequential import IndexedSequential
@@ -29,7 +30,7 @@ class InvertedResidual(nn.Module):
   strides: int = 1
   expand_ratio: int = 6
   conv_layer: ModuleDef = Conv
-  norm_layer: ModuleDef = nn.BatchNorm
+  norm_layer: ModuleDef = BatchNorm
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:

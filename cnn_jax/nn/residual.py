@@ -11,6 +11,7 @@ from typing import ClassVar
 import flax.linen as nn
 import jax
 
+from cnn_jax.nn.batch_norm import BatchNorm, norm_act
 from cnn_jax.nn.blocks import ModuleDef
 from cnn_jax.nn.conv import Conv
 from cnn_jax.nn.sequential import IndexedSequential
@@ -36,7 +37,7 @@ class BasicBlock(nn.Module):
   features: int
   strides: int = 1
   conv_layer: ModuleDef = Conv
-  norm_layer: ModuleDef = nn.BatchNorm
+  norm_layer: ModuleDef = BatchNorm
   zero_init_residual: bool = False
   expansion: ClassVar[int] = 1
 
@@ -44,12 +45,11 @@ class BasicBlock(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     last_scale = nn.initializers.zeros if self.zero_init_residual else nn.initializers.ones
     y = self.conv_layer(self.features, (3, 3), strides=self.strides, padding=1, name='conv1')(x)
-    y = nn.relu(self.norm_layer(name='bn1')(y))
+    y = norm_act(self.norm_layer, y, nn.relu, name='bn1')
     y = self.conv_layer(self.features, (3, 3), padding=1, name='conv2')(y)
-    y = self.norm_layer(scale_init=last_scale, name='bn2')(y)
     if self.strides != 1 or x.shape[-1] != self.features:
       x = projection_shortcut(self.features, self.strides, self.conv_layer, self.norm_layer)(x)
-    return nn.relu(y + x)
+    return norm_act(self.norm_layer, y, nn.relu, residual=x, scale_init=last_scale, name='bn2')
 
 
 class Bottleneck(nn.Module):
@@ -65,7 +65,7 @@ class Bottleneck(nn.Module):
   features: int
   strides: int = 1
   conv_layer: ModuleDef = Conv
-  norm_layer: ModuleDef = nn.BatchNorm
+  norm_layer: ModuleDef = BatchNorm
   zero_init_residual: bool = False
   groups: int = 1
   base_width: int = 64
@@ -77,12 +77,11 @@ class Bottleneck(nn.Module):
     width = int(self.features * (self.base_width / 64.0)) * self.groups
     out = self.features * self.expansion
     y = self.conv_layer(width, (1, 1), padding=0, name='conv1')(x)
-    y = nn.relu(self.norm_layer(name='bn1')(y))
+    y = norm_act(self.norm_layer, y, nn.relu, name='bn1')
     y = self.conv_layer(width, (3, 3), strides=self.strides, padding=1,
                         feature_group_count=self.groups, name='conv2')(y)
-    y = nn.relu(self.norm_layer(name='bn2')(y))
+    y = norm_act(self.norm_layer, y, nn.relu, name='bn2')
     y = self.conv_layer(out, (1, 1), padding=0, name='conv3')(y)
-    y = self.norm_layer(scale_init=last_scale, name='bn3')(y)
     if self.strides != 1 or x.shape[-1] != out:
       x = projection_shortcut(out, self.strides, self.conv_layer, self.norm_layer)(x)
-    return nn.relu(y + x)
+    return norm_act(self.norm_layer, y, nn.relu, residual=x, scale_init=last_scale, name='bn3')

@@ -15,6 +15,7 @@ Stride-2 blocks pad (0, 1) on each spatial dim as Keras' ZeroPadding2D + 'valid'
 import flax.linen as nn
 import jax
 
+from cnn_jax.nn.batch_norm import BatchNorm, norm_act
 from cnn_jax.nn.blocks import ModuleDef
 from cnn_jax.nn.conv import Conv
 
@@ -32,13 +33,13 @@ class DepthwiseSeparable(nn.Module):
   features: int
   strides: int = 1
   conv_layer: ModuleDef = Conv
-  norm_layer: ModuleDef = nn.BatchNorm
+  norm_layer: ModuleDef = BatchNorm
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     channels = x.shape[-1]
     x = self.conv_layer(channels, (3, 3), strides=self.strides, padding=keras_padding(self.strides),
                         feature_group_count=channels, name='conv_dw')(x)
-    x = nn.relu6(self.norm_layer(name='conv_dw_bn')(x))
+    x = norm_act(self.norm_layer, x, nn.relu6, name='conv_dw_bn')
     x = self.conv_layer(self.features, (1, 1), padding=0, name='conv_pw')(x)
-    return nn.relu6(self.norm_layer(name='conv_pw_bn')(x))
+    return norm_act(self.norm_layer, x, nn.relu6, name='conv_pw_bn')
