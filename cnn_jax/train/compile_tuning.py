@@ -33,7 +33,7 @@ import jax
 
 from cnn_jax import _json_cache
 
-VERSION = 1
+VERSION = 2  # 2: two warm-up calls (choices timed after one are re-measured)
 FILE = 'step_tuning.json'
 ENV = 'CNN_JAX_STEP_TUNING'
 # name -> XLA debug options for `jax.jit(..., compiler_options=...)`; the first is XLA's default.
@@ -41,7 +41,8 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     'default': {},
     'legacy_fusion_emitter': {'xla_cpu_use_fusion_emitters': False},
 }
-ROUNDS = 3          # timed calls per candidate (interleaved), after one warm-up call
+ROUNDS = 3          # timed calls per candidate (interleaved), after WARMUP calls
+WARMUP = 2          # the first calls also grow the heap to the step's size (cnn_jax._malloc)
 MIN_GAIN = 0.03     # another candidate must be this much faster than 'default' to be chosen
 
 
@@ -61,7 +62,8 @@ def _time(compiled: dict[str, Any], args) -> dict[str, float]:
   """{name: median seconds} of the compiled variants, interleaved, each on copies of args."""
   samples = {n: [] for n in compiled}
   for n, c in compiled.items():  # warm-up: first-call costs are not the step's
-    jax.block_until_ready(c(*_copy(args)))
+    for _ in range(WARMUP):
+      jax.block_until_ready(c(*_copy(args)))
   for _ in range(ROUNDS):
     for n, c in compiled.items():
       fresh = _copy(args)
