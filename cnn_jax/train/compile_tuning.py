@@ -41,7 +41,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     'default': {},
     'legacy_fusion_emitter': {'xla_cpu_use_fusion_emitters': False},
 }
-ROUNDS = 3          # timed calls per candidate (interleaved), after WARMUP calls
+ROUNDS = 5          # timed calls per candidate (interleaved), after WARMUP calls
 WARMUP = 2          # the first calls also grow the heap to the step's size (cnn_jax._malloc)
 MIN_GAIN = 0.03     # another candidate must be this much faster than 'default' to be chosen
 
