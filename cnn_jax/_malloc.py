@@ -27,6 +27,7 @@ autotuner and the step tuner key their timings by it).
 import ctypes
 import os
 import sys
+import warnings
 
 ENV = 'CNN_JAX_MALLOC'
 MODES = ('steady', 'system')
@@ -59,6 +60,11 @@ def apply() -> str:
       or 'glibc.malloc.' in os.environ.get('GLIBC_TUNABLES', '')):
     _mode.append('system')
     return 'system'
+  bridge = sys.modules.get('jax._src.xla_bridge')
+  if bridge is not None and bridge.backends_are_initialized():
+    warnings.warn('JAX started before cnn_jax was imported: XLA\'s threads already have their own '
+                  'malloc arenas, so their large buffers stay page-faulted every step; import '
+                  f'cnn_jax first (or set ${ENV}=system to silence this).', stacklevel=3)
   ok = all(libc.mallopt(param, value) == 1 for param, value in
            ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, -1)))
   _mode.append('steady' if ok else 'system')

@@ -59,3 +59,12 @@ def test_mode_is_part_of_the_machine_identity_and_bad_values_are_refused():
   # a malloc setting of the user's own, in GLIBC_TUNABLES, is left alone
   assert _run('import cnn_jax\nfrom cnn_jax import _malloc\nprint(_malloc.mode())',
               GLIBC_TUNABLES='glibc.malloc.arena_max=2') == 'system'
+
+
+@pytest.mark.skipif(not GLIBC, reason='the allocation policy is glibc mallopt (Linux)')
+def test_importing_after_jax_started_says_so():
+  out = subprocess.run(
+      [sys.executable, '-c', 'import jax\njax.devices()\nimport cnn_jax'],
+      env={**os.environ, 'CNN_JAX_MALLOC': 'steady'}, capture_output=True, text=True, timeout=120)
+  assert out.returncode == 0, out.stderr
+  assert 'import cnn_jax first' in out.stderr and 'CNN_JAX_MALLOC=system' in out.stderr
