@@ -4,24 +4,26 @@ XLA:CPU allocates each run's temporaries (one buffer, often 100-500 MB for a tra
 outputs with malloc and frees them when the run ends. glibc serves allocations over 32 MB, and
 any large one made by a worker thread (XLA's threads get their own malloc arenas), with a
 fresh `mmap` and returns them with `munmap`, so every step touches its whole temporary buffer
-as new pages: one page fault per 4 KiB. On the 2-core AMD EPYC this project is measured on,
-MobileNetV2's small-input train step took ~114,000 faults and ~550 ms per step; with
+as new pages: one page fault per 4 KiB (MobileNetV2's small-input train step, whose
+temporaries are 443 MB: ~114,000 faults per step on the 2-core AMD EPYC this project is
+measured on; ResNet-18's: ~48,000-65,000). With
 
     M_ARENA_MAX = 1     every thread allocates from the main heap (which grows with brk)
     M_MMAP_MAX = 0      no allocation gets its own mapping
     M_TRIM_THRESHOLD = -1  freed memory is never handed back to the kernel
 
-it takes 0 faults in a steady step and ~360 ms; ResNet-18's step 65,000 faults -> 0 (figures:
-docs/conv_bench.md). The price: the process keeps its peak heap (what one step needs) until
-it exits instead of returning it between steps, and all threads share one arena (on CPUs
-with many cores, allocation-heavy host code may contend; XLA allocates once per buffer).
+the heap grows to its working size (about two steps' temporaries) over the first calls and
+no later step faults: MobileNetV2's step is ~38 ms (7%) faster in interleaved runs. The price
+(docs/conv_bench.md): all threads share one arena, whose lock costs small,
+allocation-heavy steps 13-20% (LeNet-5: 26.4 -> 30.2 ms), and the process keeps its peak
+heap until it exits.
 
     CNN_JAX_MALLOC=steady  (default) the settings above, on Linux with glibc
     CNN_JAX_MALLOC=system  leave the C library's defaults
 
 A malloc setting in $GLIBC_TUNABLES wins (nothing is changed). `apply()` runs when `cnn_jax`
-is imported, before JAX starts its threads; imported later, it still helps buffers allocated
-by threads that have not yet picked an arena. `mode()` is what this process uses (the conv
+is imported, before JAX starts its threads; imported later, it warns (XLA's threads already
+own arenas, so only threads that have not yet picked one benefit). `mode()` is what this process uses (the conv
 autotuner and the step tuner key their timings by it).
 """
 import ctypes
