@@ -109,9 +109,11 @@ class Torch:
   """The PyTorch step server (a child process in the torch venv)."""
 
   def __init__(self, python: str, env: dict | None = None):
+    # The server imports cnn_jax helpers: CNN_JAX_MALLOC=system keeps PyTorch on its own
+    # allocator defaults even in a venv that also has JAX (cnn_jax._malloc).
     self.proc = subprocess.Popen([python, os.path.join(HERE, 'torch_step_server.py')],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                 env={**os.environ, **(env or {})})
+                                 env={**os.environ, 'CNN_JAX_MALLOC': 'system', **(env or {})})
 
   def times(self, workload: str, steps: int, memory_format: str = 'contiguous') -> list[float]:
     self.proc.stdin.write(json.dumps({'workload': workload, 'steps': steps,

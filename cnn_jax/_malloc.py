@@ -21,12 +21,16 @@ heap until it exits.
     CNN_JAX_MALLOC=steady  (default) the settings above, on Linux with glibc
     CNN_JAX_MALLOC=system  leave the C library's defaults
 
-A malloc setting in $GLIBC_TUNABLES wins (nothing is changed). `apply()` runs when `cnn_jax`
+A malloc setting in $GLIBC_TUNABLES wins (nothing is changed), and a process that cannot
+run JAX is left alone: the PyTorch reference scripts import cnn_jax's standard-library helpers
+(`_cpu`, `weights.torch_file`) in a venv without JAX, and must time PyTorch with its own
+allocator defaults. `apply()` runs when `cnn_jax`
 is imported, before JAX starts its threads; imported later, it warns (XLA's threads already
 own arenas, so only threads that have not yet picked one benefit). `mode()` is what this process uses (the conv
 autotuner and the step tuner key their timings by it).
 """
 import ctypes
+import importlib.util
 import os
 import sys
 import warnings
@@ -58,7 +62,7 @@ def apply() -> str:
   if choice not in MODES:
     raise ValueError(f'${ENV}={choice!r}: choose one of {MODES} (or unset it: steady).')
   libc = _glibc()
-  if (choice == 'system' or libc is None
+  if (choice == 'system' or libc is None or importlib.util.find_spec('jax') is None
       or 'glibc.malloc.' in os.environ.get('GLIBC_TUNABLES', '')):
     _mode.append('system')
     return 'system'

@@ -59,6 +59,9 @@ def test_mode_is_part_of_the_machine_identity_and_bad_values_are_refused():
   bad = _run('import os\ntry:\n  import cnn_jax\nexcept ValueError as e:\n  print(e)',
              CNN_JAX_MALLOC='fast')
   assert 'CNN_JAX_MALLOC' in bad and 'steady' in bad and 'system' in bad
+  # a process that cannot run JAX (the PyTorch reference scripts' venv) is left alone
+  assert _run("import sys\nsys.modules['jax'] = None  # as if not installed\nimport cnn_jax\n"
+              "from cnn_jax import _malloc\nprint(_malloc.mode())") == 'system'
   # a malloc setting of the user's own, in GLIBC_TUNABLES, is left alone
   assert _run('import cnn_jax\nfrom cnn_jax import _malloc\nprint(_malloc.mode())',
               GLIBC_TUNABLES='glibc.malloc.arena_max=2') == 'system'
