@@ -63,20 +63,22 @@ def main():
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env={**os.environ, 'CNN_JAX_MALLOC': policy})
     print(policy, 'step options:', json.loads(procs[policy].stdout.readline())['ready'], flush=True)
-  torch = None
+  torch = name = None
   if args.torch_python:
     sys.path.insert(0, HERE)
     import side_by_side
+    from cnn_jax.benchmarks import models as zoo_bench  # the names torch_step_server knows
     torch = side_by_side.Torch(args.torch_python)
-  names = {'lenet5': 'lenet5 32px b256 train', 'resnet18': 'resnet18 32px b32 train',
-           'mobilenet_v2': 'mobilenet_v2 32px b32 train'}
+    _, _, size, batch, _ = side_by_side.ZOO.get(args.workload, (None,) * 5)
+    name = ('lenet5 32px b256 train' if args.workload == 'lenet5' else
+            zoo_bench.workload_name(args.workload, size, batch or 32))
   variants = list(procs) + (['torch'] if torch else [])
   samples = {v: [] for v in variants}
   faults = {v: [] for v in procs}
   for r in range(args.rounds):
     for v in variants[r % len(variants):] + variants[:r % len(variants)]:
       if v == 'torch':
-        samples[v] += torch.times(names[args.workload], args.steps)
+        samples[v] += torch.times(name, args.steps)
         continue
       procs[v].stdin.write(f'{args.steps}\n')
       procs[v].stdin.flush()

@@ -13,9 +13,9 @@ measured on; ResNet-18's: ~48,000-65,000). With
     M_TRIM_THRESHOLD = -1  freed memory is never handed back to the kernel
 
 the heap grows to its working size (about two steps' temporaries) over the first calls and
-no later step faults: MobileNetV2's step is ~38 ms (7%) faster in interleaved runs. The price
+no later step faults: MobileNetV2's step is 38-90 ms (7-17%) faster in interleaved runs. The price
 (docs/conv_bench.md): all threads share one arena, whose lock costs small,
-allocation-heavy steps 13-20% (LeNet-5: 26.4 -> 30.2 ms), and the process keeps its peak
+allocation-heavy steps 13-18% (LeNet-5: 25.2 -> 29.7 ms), and the process keeps its peak
 heap until it exits.
 
     CNN_JAX_MALLOC=steady  (default) the settings above, on Linux with glibc

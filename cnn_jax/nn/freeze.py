@@ -17,6 +17,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 from jax import lax
 
+from cnn_jax.nn.batch_norm import BatchNorm
+
 
 @contextlib.contextmanager
 def running_average_batchnorm(is_frozen: Callable[[str], bool]):
@@ -39,7 +41,7 @@ def running_average_batchnorm(is_frozen: Callable[[str], bool]):
     if module.use_bias:
       y = y + module.get_variable('params', 'bias')
     y = y.astype(module.dtype or jnp.result_type(x))
-    return module.finish(y, kwargs.get('residual')) if hasattr(module, 'finish') else y
+    return module.finish(y, kwargs.get('residual')) if isinstance(module, BatchNorm) else y
 
   with nn.intercept_methods(interceptor):
     yield
