@@ -27,24 +27,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 from cnn_jax._cpu import cpu_model  # noqa: E402  (standard library only)
 from cnn_jax.benchmarks import _shapes  # noqa: E402  (plain data, no jax)
+from cnn_jax.benchmarks._boxes_reference import _time  # noqa: E402  (the same timing protocol)
 
 RUNS, WARMUP = 10, 2
-
-
-def timeit(fn, runs=RUNS, warmup=WARMUP, min_sample_s=0.02):
-  for _ in range(warmup):
-    fn()
-  t = time.perf_counter()
-  fn()
-  once = time.perf_counter() - t
-  number = max(1, math.ceil(min_sample_s / max(once, 1e-9))) if once < min_sample_s else 1
-  samples = []
-  for _ in range(runs):
-    t = time.perf_counter()
-    for _ in range(number):
-      fn()
-    samples.append((time.perf_counter() - t) / number)
-  return samples, number
 
 
 def result(name, samples, number, flops, info):
@@ -85,7 +70,7 @@ def conv_cases():
           def fn():
             x.grad = w.grad = None
             conv(x, w, None, strides, pad, 1, groups).backward(g)
-        samples, number = timeit(fn)
+        samples, number = _time(fn, RUNS, WARMUP, 0.02)
         r = result(f'{name} {mode}', samples, number, flops * (1 if mode == 'fwd' else 3),
                    dict(layout=layout, mode=mode))
         print(f"  {r['name']} [{layout}]: median {r['median_s'] * 1e3:.3f} ms "
@@ -119,7 +104,7 @@ def pool_cases():
           def fn():
             x.grad = None
             f(x, window, strides, pad).backward(g)
-        samples, number = timeit(fn)
+        samples, number = _time(fn, RUNS, WARMUP, 0.02)
         r = result(f'{name} {mode}', samples, number, ops * (1 if mode == 'fwd' else 2),
                    dict(layout=layout, mode=mode))
         print(f"  {r['name']} [{layout}]: median {r['median_s'] * 1e3:.3f} ms", flush=True)
@@ -131,7 +116,7 @@ def pool_cases():
 
 def matmul_peak(n=2048):
   a, b = torch.randn(n, n), torch.randn(n, n)
-  samples, _ = timeit(lambda: a @ b)
+  samples, _ = _time(lambda: a @ b, RUNS, WARMUP, 0.02)
   return 2 * n ** 3 / statistics.median(samples) / 1e9
 
 
