@@ -52,12 +52,15 @@ def test_style_cost_weights_layers_and_targets_rescale_across_sizes():
   a = RNG.normal(size=(1, 4, 6, 3)).astype(np.float32)
   tiled = np.tile(a, (1, 2, 2, 1))  # 4x the positions, the same per-position Gram
   targets = style.style_targets({'l': jnp.asarray(tiled)}, {'l': (4, 6)})
-  np.testing.assert_allclose(targets['l'], style.gram_matrix(jnp.asarray(a)), rtol=1e-5)
+  # Gram entries near 0 come from cancelling sums, so the tolerance is relative to the
+  # matrix's scale, not to each entry: the summation order depends on buffer alignment.
+  want = np.asarray(style.gram_matrix(jnp.asarray(a)))
+  np.testing.assert_allclose(targets['l'], want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
   # Blend of two style images = the weighted per-position Grams.
   b = RNG.normal(size=(1, 4, 6, 3)).astype(np.float32)
   blend = style.style_targets({'l': jnp.asarray(np.concatenate([a, b]))}, blend=jnp.array([3., 1.]))
   want = 0.75 * style.gram_matrix(jnp.asarray(a)) + 0.25 * style.gram_matrix(jnp.asarray(b))
-  np.testing.assert_allclose(blend['l'], want, rtol=1e-5)
+  np.testing.assert_allclose(blend['l'], want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
   g = RNG.normal(size=(1, 4, 6, 3)).astype(np.float32)
   grams = {'l': style.gram_matrix(jnp.asarray(a)), 'm': style.gram_matrix(jnp.asarray(b))}
   total, per = style.style_cost(grams, {'l': jnp.asarray(g), 'm': jnp.asarray(g)}, {'l': 0.3, 'm': 2.0})
