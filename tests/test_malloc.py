@@ -31,11 +31,15 @@ print(_malloc.mode(), statistics.median(faults))
 '''
 
 
-def _run(code: str, **env) -> str:
+def _child(code: str, **env) -> subprocess.CompletedProcess:
   # The child starts from the defaults whatever the caller's own setting is.
   base = {k: v for k, v in os.environ.items() if k not in ('CNN_JAX_MALLOC', 'GLIBC_TUNABLES')}
-  out = subprocess.run([sys.executable, '-c', code], env={**base, **env},
-                       capture_output=True, text=True, timeout=120)
+  return subprocess.run([sys.executable, '-c', code], env={**base, **env},
+                        capture_output=True, text=True, timeout=120)
+
+
+def _run(code: str, **env) -> str:
+  out = _child(code, **env)
   assert out.returncode == 0, out.stderr
   return out.stdout.strip()
 
@@ -74,8 +78,6 @@ def test_mode_is_part_of_the_machine_identity_and_bad_values_are_refused():
 
 @pytest.mark.skipif(not GLIBC, reason='the allocation policy is glibc mallopt (Linux)')
 def test_importing_after_jax_started_says_so():
-  out = subprocess.run(
-      [sys.executable, '-c', 'import jax\njax.devices()\nimport cnn_jax'],
-      env={**os.environ, 'CNN_JAX_MALLOC': 'steady'}, capture_output=True, text=True, timeout=120)
+  out = _child('import jax\njax.devices()\nimport cnn_jax')
   assert out.returncode == 0, out.stderr
   assert 'import cnn_jax first' in out.stderr and 'CNN_JAX_MALLOC=system' in out.stderr
