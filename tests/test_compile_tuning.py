@@ -98,3 +98,17 @@ def test_inside_another_jit_it_is_plain_jit(measuring):
   out = jax.jit(step)(*_args())
   assert step.choice is None and measuring == []  # nothing chosen or timed while tracing
   np.testing.assert_allclose(out[1], jax.jit(_step)(*_args())[1], rtol=1e-6)
+
+
+def test_the_memory_scheduler_only_reorders_the_same_computation():
+  # Independent branches the two schedulers may order differently; the numbers must not move.
+  def branches(x):
+    a = jax.lax.conv_general_dilated(x, jnp.ones((3, 3, 4, 8)) / 9, (1, 1), 'SAME',
+                                     dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    b = jnp.tanh(x).sum((1, 2)) @ jnp.ones((4, 8))
+    return jax.nn.relu(a).mean((1, 2)) * b, jax.grad(lambda y: jnp.sum(jnp.sin(y) ** 2))(x)
+  x = jnp.asarray(np.random.default_rng(3).standard_normal((2, 9, 9, 4)), jnp.float32)
+  outs = [jax.jit(branches, compiler_options=T.CANDIDATES[n] or None)(x)
+          for n in ('default', 'memory_scheduler')]
+  for got, want in zip(*outs):
+    np.testing.assert_array_equal(got, want)

@@ -4,7 +4,11 @@ The conv autotuner (`ops.conv_autotune`) times each convolution pass alone; some
 only in the whole program. XLA:CPU's loop-fusion code generator is one: its newer fusion
 emitters (the default) make ResNet-18's and LeNet-5's steps 2-20% faster than the legacy
 elemental emitter, but MobileNetV2's 1.22x slower (its many elementwise batch-norm, ReLU6 and
-depthwise fusions; docs/conv_bench.md). So `tuned_jit` compiles the step with each of
+depthwise fusions; docs/conv_bench.md). XLA:CPU's instruction scheduler is another: its
+default orders the program to run independent instructions concurrently; the plain
+memory-minimising order was 3-9% faster for ResNet-18 and 3-4% for MobileNetV2 on the
+2-core AVX2 test machine (the same buffers and numbers, only the order of the thunks
+differs), and neutral for LeNet-5. So `tuned_jit` compiles the step with each of
 `CANDIDATES` on the first call, times each on copies of the real arguments, and keeps the
 fastest: a cuDNN-benchmark-mode choice at the level of the whole program.
 
@@ -33,13 +37,14 @@ import jax
 
 from cnn_jax import _json_cache
 
-VERSION = 2  # 2: two warm-up calls (choices timed after one are re-measured)
+VERSION = 3  # 2: two warm-up calls; 3: the memory_scheduler candidate (older choices re-measured)
 FILE = 'step_tuning.json'
 ENV = 'CNN_JAX_STEP_TUNING'
 # name -> XLA debug options for `jax.jit(..., compiler_options=...)`; the first is XLA's default.
 CANDIDATES: dict[str, dict[str, Any]] = {
     'default': {},
     'legacy_fusion_emitter': {'xla_cpu_use_fusion_emitters': False},
+    'memory_scheduler': {'xla_cpu_enable_concurrency_optimized_scheduler': False},
 }
 ROUNDS = 5          # timed calls per candidate (interleaved), after WARMUP calls
 WARMUP = 2          # the first calls also grow the heap to the step's size (cnn_jax._malloc)
