@@ -6,9 +6,10 @@ emitters (the default) make ResNet-18's and LeNet-5's steps 2-20% faster than th
 elemental emitter, but MobileNetV2's 1.22x slower (its many elementwise batch-norm, ReLU6 and
 depthwise fusions; docs/conv_bench.md). XLA:CPU's instruction scheduler is another: its
 default orders the program to run independent instructions concurrently; the plain
-memory-minimising order was 3-9% faster for ResNet-18 and 3-4% for MobileNetV2 on the
-2-core AVX2 test machine (the same buffers and numbers, only the order of the thunks
-differs), and neutral for LeNet-5. So `tuned_jit` compiles the step with each of
+memory-minimising order (the same buffers and numbers, only the order of the thunks
+differs) was 2.5-8.6% faster for ResNet-18, 3-4% for MobileNetV2 and 1% for LeNet-5 in
+interleaved runs on the 2-core AVX2 test machine, gains the size of that host's noise, so
+it is a candidate like the others (docs/conv_bench.md). So `tuned_jit` compiles the step with each of
 `CANDIDATES` on the first call, times each on copies of the real arguments, and keeps the
 fastest: a cuDNN-benchmark-mode choice at the level of the whole program.
 
