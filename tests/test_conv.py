@@ -104,11 +104,11 @@ def test_formulations_equal_lax_and_output_size(problem):
 @settings(max_examples=4, deadline=None)
 @given(conv_problems())
 def test_gradients_agree_across_formulations(problem):
-  """jax.grad through im2col (autodiff), taps and fast (custom VJPs) equals lax.conv's
+  """jax.grad through im2col and toeplitz (autodiff), taps and fast (custom VJPs) equals lax.conv's
   ('direct' and 'winograd' are gradient-checked on the fixed cases below)."""
   x, w, kw = problem
-  outs = _all_impls(x, w, kw, with_grads=True, impls=('xla', 'im2col', 'taps', 'fast'))
-  for impl in ('im2col', 'taps', 'fast'):
+  outs = _all_impls(x, w, kw, with_grads=True, impls=('xla', 'im2col', 'taps', 'toeplitz', 'fast'))
+  for impl in ('im2col', 'taps', 'toeplitz', 'fast'):
     for name, got, want in zip(('y', 'dx', 'dw'), outs[impl], outs['xla']):
       np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-4, err_msg=f'{impl} {name}')
 

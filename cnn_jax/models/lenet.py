@@ -13,8 +13,8 @@ Headless (`num_classes=None`): no 'Softmax' layer; the output is FC4's activatio
 'fc3' and 'pre_logits' (act(FC4), what 'Softmax' takes).
 
 The convs are `nn.conv.Conv` (same 'kernel'/'bias' parameters as `flax.linen.Conv`), so
-`conv_impl` picks the formulation as in every zoo model; 'xla' computes exactly what
-`flax.linen.Conv` does.
+`conv_impl` picks the formulation as in every zoo model ('auto' by default); 'xla'
+computes exactly what `flax.linen.Conv` does.
 """
 from typing import Any, Literal
 
@@ -39,10 +39,10 @@ class LeNet5(nn.Module):
     hidden: widths of FC3 and FC4, (120, 84) in the course.
     activation: 'relu', 'tanh' or 'sigmoid', after every conv and hidden FC.
     pooling: 'max' or 'avg' (LeNet-5's original subsampling is average pooling).
-    conv_impl: `nn.conv.Conv` formulation of CONV1 and CONV2. The default stays 'xla' here
-      although 'auto' is every other model's: on the 2-core AVX2 machine 'auto' picked
-      per-pass winners that lose inside the whole step (train step b256: xla 5,577 img/s,
-      auto 4,341; docs/conv_bench.md), so per-pass timing is the wrong unit for this tiny net.
+    conv_impl: `nn.conv.Conv` formulation of CONV1 and CONV2; 'auto' (the autotuner, as in
+      every zoo model). On the 2-core AVX2 machine it picks 'toeplitz' for CONV1's forward
+      and CONV2's input gradient and lax.conv for the rest: the b256 train step takes 21.8 ms
+      against 31.4 for 'xla' everywhere (interleaved; docs/conv_bench.md).
     dtype: compute dtype of the convs and FCs (parameters stay float32; logits are float32).
   """
   num_classes: int | None = 10
@@ -50,7 +50,7 @@ class LeNet5(nn.Module):
   hidden: tuple[int, int] = (120, 84)
   activation: Literal['relu', 'tanh', 'sigmoid'] = 'relu'
   pooling: Literal['max', 'avg'] = 'max'
-  conv_impl: str = 'xla'
+  conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
   def stage_strides(self) -> dict[str, int]:

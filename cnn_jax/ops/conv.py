@@ -23,6 +23,8 @@ Formulations (`conv(..., impl=...)`, all equal to `lax.conv_general_dilated`):
   'taps'    per-tap matmul accumulation with a `custom_vjp` whose backward passes are
             also per-tap matmuls: see `ops.conv_taps`.
   'winograd' F(2x2, 3x3) for 2-D 3x3 stride-1 dense convs (else 'xla'): `ops.conv_winograd`.
+  'toeplitz' 2-D dense convs as one matmul of stacked input rows with a banded (block-Toeplitz)
+            matrix built from the kernel (else 'xla'): `ops.conv_toeplitz`.
   'fast'    per pass (forward, dx, dw) a fixed rule's formulation (measured on one CPU), in a
             `custom_vjp`: see `ops.conv_fast`.
   'auto'    per pass the formulation timed fastest on *this* machine for the shape, chosen
@@ -34,7 +36,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from cnn_jax.ops import conv_autotune, conv_basic, conv_fast, conv_taps, conv_winograd
+from cnn_jax.ops import (conv_autotune, conv_basic, conv_fast, conv_taps, conv_toeplitz,
+                         conv_winograd)
 from cnn_jax.ops.padding import Padding, as_tuple, explicit_padding
 
 # The one table of formulations; each lives in its own module (a leaf: it imports
@@ -42,7 +45,8 @@ from cnn_jax.ops.padding import Padding, as_tuple, explicit_padding
 _FORMULATIONS: dict[str, Callable] = {
     'direct': conv_basic.conv_direct, 'xla': conv_basic.conv_xla,
     'im2col': conv_basic.conv_im2col, 'taps': conv_taps.conv_taps,
-    'winograd': conv_winograd.conv_winograd, 'fast': conv_fast.conv_fast,
+    'winograd': conv_winograd.conv_winograd, 'toeplitz': conv_toeplitz.conv_toeplitz,
+    'fast': conv_fast.conv_fast,
     'auto': conv_autotune.conv_auto}
 IMPLS = tuple(_FORMULATIONS)
 
@@ -65,7 +69,8 @@ def conv(x: jax.Array, w: jax.Array, bias: jax.Array | None = None,
     dilation: kernel dilation d (atrous), int or per dim.
     groups: feature groups; C_in and C_out must both be divisible by it.
     input_dilation: zeros inserted between input cells (the transpose-conv trick).
-    impl: one of `IMPLS` ('direct', 'xla', 'im2col', 'taps', 'winograd', 'fast', 'auto').
+    impl: one of `IMPLS` ('direct', 'xla', 'im2col', 'taps', 'winograd', 'toeplitz', 'fast',
+      'auto').
   Returns:
     `[N, *out, C_out]`.
   """

@@ -2,8 +2,8 @@
 
 In the spirit of cuDNN's benchmark mode. The first time a (pass, x shape, w shape, dtype,
 strides, pads, dilation, groups) is traced, every candidate formulation of that pass
-(`candidates`: 'xla', 'im2col', 'taps', plus 'winograd' for 3x3 stride-1 dense 2-D convs and
-'depth2d' for 3-D) is compiled on zero inputs of the real shapes and timed on the host, and
+(`candidates`: 'xla', 'im2col', 'taps', plus 'toeplitz' for thin, narrow 2-D convs,
+'winograd' for 3x3 stride-1 dense 2-D convs and 'depth2d' for 3-D) is compiled on zero inputs of the real shapes and timed on the host, and
 the fastest (median of at least `ROUNDS` interleaved calls; `pick`) is used. Passes:
 
     fwd  y  = conv(x, w)          dx = VJP of conv w.r.t. x at dy      dw = VJP w.r.t. w at dy
@@ -40,7 +40,7 @@ from typing import Callable, Sequence
 import jax
 import jax.numpy as jnp
 
-from cnn_jax.ops import conv_fast, conv_winograd, plan_cache
+from cnn_jax.ops import conv_fast, conv_toeplitz, conv_winograd, plan_cache
 from cnn_jax.ops.conv_geometry import check, geometry
 from cnn_jax.ops.padding import Padding
 
@@ -74,9 +74,22 @@ def untimed():
     _UNTIMED.on = before
 
 
-def candidates(pass_: str, w_shape: Sequence[int], strides, dilation, groups: int) -> list[str]:
-  """The formulations that compute this conv pass (all equal `lax.conv`; tests/test_autotune)."""
+def candidates(pass_: str, x_shape, w_shape: Sequence[int], strides, pads, dilation,
+               groups: int) -> list[str]:
+  """The formulations that compute this conv pass (all equal `lax.conv`; tests/test_autotune).
+
+  'toeplitz' joins where `conv_toeplitz.worthwhile` (thin, narrow 2-D convs), 'winograd' for
+  3x3 stride-1 dense 2-D convs, 'depth2d' for 3-D. The forward of a dense conv with one input
+  channel leaves out 'taps': with K = 1 its per-tap matmuls become elementwise products, which
+  XLA fuses into, and so recomputes in, every consumer of the output inside a train step, so
+  timing the pass alone misleads (LeNet-5's first conv: 1.7 ms alone against 8.9 for 'xla',
+  but the whole step 47 ms against 31; docs/conv_bench.md)."""
   names = ['xla', 'im2col', 'taps']
+  if pass_ == 'fwd' and groups == 1 and w_shape[-2] == 1:
+    names.remove('taps')
+  if conv_toeplitz.worthwhile(x_shape, w_shape, pads,
+                              _out_shape(x_shape, w_shape, strides, pads, dilation), groups):
+    names.append('toeplitz')
   if conv_winograd.supports(w_shape, strides, dilation, groups):
     names.append('winograd')
   if len(w_shape) == 5:
@@ -163,7 +176,7 @@ def _out_shape(x_shape, w_shape, strides, pads, dilation) -> tuple[int, ...]:
 
 
 def _measure(pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> dict:
-  names = candidates(pass_, w_shape, strides, dilation, groups)
+  names = candidates(pass_, x_shape, w_shape, strides, pads, dilation, groups)
   fns = {n: conv_fast.pass_fn(pass_, n, strides, pads, dilation, groups) for n in names}
   t = time.perf_counter()
   with jax.ensure_compile_time_eval():  # run now, on the host, even while tracing
@@ -197,13 +210,14 @@ def choose(pass_: str, x_shape, w_shape, dtype, strides, pads, dilation, groups)
         _PLANS.update(plan_cache.load())
         _LOADED[0] = True
       entry = _PLANS.get(key)
+      names = candidates(pass_, x_shape, w_shape, strides, pads, dilation, groups)
       if entry is not None and _timed_ms(entry):
         # The stored times are the measurement; `pick` is code: a changed tie rule applies
         # to old plans without timing them again.
         entry = {**entry, 'impl': pick(_timed_ms(entry), groups)}
-      if entry is not None and entry.get('impl') not in candidates(pass_, w_shape, strides,
-                                                                   dilation, groups):
-        entry = None  # a plan this version cannot run: measure again
+      if entry is not None and (entry.get('impl') not in names or (
+          'times' in entry and set(entry['times']) != set(names))):
+        entry = None  # a plan this version cannot run, or timed among other candidates
       if entry is None:
         out = _out_shape(x_shape, w_shape, strides, pads, dilation)
         if pass_flops(x_shape, w_shape, out) < MIN_FLOPS or _SPENT[0] > TOTAL_BUDGET_S:

@@ -17,8 +17,11 @@ MobileNetV2 small-input b32):
   pointwise 1x1           plain matmuls: forward and dx 'im2col' (a reshape), dw 'taps'
                           (XLA: 1.8-2.8x slower forward/dx, 2.5-19x dw); a strided 1x1's
                           forward stays 'xla' (no strided-slice copy: 2.3x faster).
-  tiny C_in (<= 4), a stem  C_out <= 16 (LeNet-5's first conv): forward 'taps' (K = C_in
-                          matmuls become fused multiply-adds, 7x), dx 'im2col', dw 'xla';
+  tiny C_in (<= 4), a stem  C_out <= 16 (LeNet-5's first conv): forward and dx 'toeplitz'
+                          where `conv_toeplitz.worthwhile` (one well-shaped matmul: 2.8x
+                          and 1.5x per pass; the whole LeNet-5 step 31 -> 23 ms), dw 'xla';
+                          else forward 'taps' (K = C_in matmuls become fused multiply-adds,
+                          7x alone, but recomputed by each consumer in a step), dx 'im2col';
                           wider (ResNet's CIFAR stem, 3 -> 64): 'im2col' for every pass
                           (1.2x, 2.7x, 2.3x; 'taps' is 15x slower forward there).
   3x3 / stride 1, C_in >= 512    'winograd' F(2x2, 3x3) for every pass.
@@ -38,7 +41,7 @@ from typing import Callable, Sequence
 
 import jax
 
-from cnn_jax.ops import conv_taps, conv_winograd
+from cnn_jax.ops import conv_taps, conv_toeplitz, conv_winograd
 from cnn_jax.ops.conv_basic import conv_im2col, conv_xla
 from cnn_jax.ops.conv_geometry import check, geometry, pad_input
 from cnn_jax.ops.padding import Padding
@@ -66,7 +69,8 @@ def conv3d_as_2d(x: jax.Array, w: jax.Array, strides: Sequence[int], padding: Pa
 
 PASS_IMPLS: dict[str, Callable] = {
     'xla': conv_xla, 'im2col': conv_im2col, 'taps': conv_taps.conv_taps,
-    'winograd': conv_winograd.conv_winograd, 'depth2d': conv3d_as_2d}
+    'winograd': conv_winograd.conv_winograd, 'toeplitz': conv_toeplitz.conv_toeplitz,
+    'depth2d': conv3d_as_2d}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,13 +94,17 @@ def plan(x_shape: Sequence[int], w_shape: Sequence[int], strides: Sequence[int],
     return Plan('xla', 'xla', 'xla')
   if all(k == 1 for k in kernel):  # a matmul; XLA's strided 1x1 skips the slice copy
     return Plan('xla' if any(s > 1 for s in strides) else 'im2col', 'im2col', 'taps')
+  out = [-(-n // s) for n, s in zip(x_shape[1:-1], strides)]  # ~ the output size
   if c_in <= 4:  # a stem
-    return Plan('taps', 'im2col', 'xla') if w_shape[-1] <= 16 else Plan('im2col', 'im2col', 'im2col')
+    if w_shape[-1] > 16:
+      return Plan('im2col', 'im2col', 'im2col')
+    if conv_toeplitz.worthwhile(x_shape, w_shape, ((0, 0), (0, 0)), out, groups):
+      return Plan('toeplitz', 'toeplitz', 'xla')
+    return Plan('taps', 'im2col', 'xla')
   if conv_winograd.supports(w_shape, strides, dilation, groups) and c_in >= 512:
     return Plan('winograd', 'winograd', 'winograd')
   if conv_winograd.supports(w_shape, strides, dilation, groups) and c_in >= 256:
     return Plan('winograd', 'taps', 'taps')
-  out = [-(-n // s) for n, s in zip(x_shape[1:-1], strides)]  # ~ the output size
   if max(out) <= 8:
     return Plan('im2col', 'taps', 'taps')
   return Plan('xla', 'xla', 'taps')
