@@ -152,6 +152,26 @@ def test_stored_times_are_picked_again_by_the_current_rule(tuner, tmp_path):
   assert tuner.calls == []  # nothing timed again
 
 
+def test_plans_timed_without_a_current_candidate_are_measured_again(tuner):
+  """A stored plan lacking one of today's candidates ('toeplitz' for LeNet-5's second conv)
+  is timed again; one whose fastest is no longer offered ('toeplitz' on a 1x1) is picked
+  again from the times of the candidates that are."""
+  args = ((1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+  thin, pointwise = ((2, 9, 9, 6), (5, 5, 6, 4)), ((2, 4, 4, 8), (1, 1, 8, 8))
+  plan_cache.save({
+      A.key_of('fwd', *thin, jnp.float32, *args): dict(
+          impl='xla', source='measured', times={n: {'ms': 1.0} for n in ('xla', 'im2col', 'taps')}),
+      A.key_of('fwd', *pointwise, jnp.float32, *args): dict(
+          impl='toeplitz', source='measured',
+          times={'toeplitz': {'ms': 1.0}, 'taps': {'ms': 2.0}, 'im2col': {'ms': 5.0},
+                 'xla': {'ms': 5.0}})})
+  A.reset()
+  tuner.calls.clear()
+  assert A.choose('fwd', *pointwise, jnp.float32, *args) == 'taps' and tuner.calls == []
+  assert A.choose('fwd', *thin, jnp.float32, *args) == 'taps'     # the fake timer's fastest
+  assert tuner.calls == [['im2col', 'taps', 'toeplitz', 'xla']]
+
+
 def test_fixed_modes_and_tiny_passes_are_not_timed(tuner, monkeypatch):
   x, w = jnp.ones((2, 6, 6, 8)), jnp.ones((3, 3, 8, 4))
   monkeypatch.setenv('CNN_JAX_CONV_AUTOTUNE', 'im2col')

@@ -79,6 +79,7 @@ def test_the_autotuner_offers_it_only_where_worthwhile():
   assert not offered((32, 32, 32, 3), (3, 3, 3, 64), 1)      # ResNet's CIFAR stem: 11.3
   assert not offered((32, 8, 8, 256), (3, 3, 256, 256), 1)   # T would be 15.7M entries
   assert not offered((32, 8, 8, 16), (3, 3, 1, 16), 1, groups=16)   # depthwise
+  assert not offered((32, 4, 4, 160), (1, 1, 160, 960), 0)   # 1x1: already one matmul
   # A one-channel forward never offers 'taps' (module doc of conv_autotune.candidates).
   assert 'taps' not in A.candidates('fwd', (256, 32, 32, 1), (5, 5, 1, 6), (1, 1),
                                     ((0, 0), (0, 0)), (1, 1), 1)

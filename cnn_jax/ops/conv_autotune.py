@@ -211,13 +211,16 @@ def choose(pass_: str, x_shape, w_shape, dtype, strides, pads, dilation, groups)
         _LOADED[0] = True
       entry = _PLANS.get(key)
       names = candidates(pass_, x_shape, w_shape, strides, pads, dilation, groups)
-      if entry is not None and _timed_ms(entry):
-        # The stored times are the measurement; `pick` is code: a changed tie rule applies
-        # to old plans without timing them again.
-        entry = {**entry, 'impl': pick(_timed_ms(entry), groups)}
-      if entry is not None and (entry.get('impl') not in names or (
-          'times' in entry and set(entry['times']) != set(names))):
-        entry = None  # a plan this version cannot run, or timed among other candidates
+      if entry is not None and 'times' in entry:
+        timed = {n: t for n, t in _timed_ms(entry).items() if n in names}
+        if set(names) - set(entry['times']):
+          entry = None  # timed before one of today's candidates was offered: measure again
+        elif timed:
+          # The stored times are the measurement; `pick` is code: a changed tie rule (or a
+          # candidate no longer offered) applies to old plans without timing them again.
+          entry = {**entry, 'impl': pick(timed, groups)}
+      if entry is not None and entry.get('impl') not in names:
+        entry = None  # a plan this version cannot run: measure again
       if entry is None:
         out = _out_shape(x_shape, w_shape, strides, pads, dilation)
         if pass_flops(x_shape, w_shape, out) < MIN_FLOPS or _SPENT[0] > TOTAL_BUDGET_S:

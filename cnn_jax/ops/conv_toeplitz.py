@@ -48,9 +48,11 @@ def supports(w_shape: Sequence[int], groups: int = 1) -> bool:
 
 def worthwhile(x_shape: Sequence[int], w_shape: Sequence[int], pads, out: Sequence[int],
                groups: int = 1) -> bool:
-  """Whether the autotuner should time it: a 2-D dense conv whose padded width W_p is at
-  most MAX_WORK_FACTOR kernel widths and whose T has at most MAX_MATRIX_ELEMENTS entries."""
-  if not supports(w_shape, groups):
+  """Whether the autotuner should time it: a 2-D dense conv whose kernel is wider than one
+  column (a 1 x k_w = 1 conv is one matmul already; T would repeat its kernel down a diagonal,
+  W_p times the work), whose padded width W_p is at most MAX_WORK_FACTOR kernel widths and
+  whose T has at most MAX_MATRIX_ELEMENTS entries."""
+  if not supports(w_shape, groups) or w_shape[1] == 1:
     return False
   (kh, kw, c_in, c_out), padded_w = w_shape, x_shape[2] + sum(pads[1])
   return (padded_w <= MAX_WORK_FACTOR * kw
