@@ -4,8 +4,10 @@ r"""Where a zoo train step's time goes, per op class, from a JAX profiler trace.
 
 Builds the same step as `side_by_side.py` (cnn_jax.benchmarks.models: forward in train mode,
 cross-entropy, backward, SGD momentum), runs `--steps` steps under `jax.profiler.trace`, and
-sums the durations of the XLA:CPU thunks that the trace records on the executing threads,
-classed by what each HLO instruction (or the body of a fusion) computes:
+sums the spans of the XLA:CPU thunks that the trace records on the executing threads, from
+each thunk's start to its 'end: <name>' event (an asynchronous thunk, such as XLA's Eigen
+convolution, returns at once and finishes on the intra-op pool; its event alone would count
+only the launch), classed by what each HLO instruction (or the body of a fusion) computes:
 
     conv      convolution (lax.conv and YNNPACK convolution fusions)
     matmul    dot (im2col / per-tap matmuls, the classifier)
@@ -15,8 +17,8 @@ classed by what each HLO instruction (or the body of a fusion) computes:
     copy      copy / transpose / slice / concatenate / dynamic-update-slice outside fusions
     other     everything else
 
-Thunks on different threads can overlap, so the shares are of summed thunk time (close to
-the step time on 2 cores), not of wall time. Prints one table row per class and impl.
+Thunks on different threads can overlap, so the shares are of summed thunk time (up to
+twice the step time on 2 cores), not of wall time. Prints one table row per class and impl.
 """
 import argparse
 import collections
@@ -97,14 +99,26 @@ def profile(step, args, steps: int) -> tuple[dict[str, float], float]:
       jax.block_until_ready(compiled(*args))
       walls.append((time.perf_counter() - t) * 1e3)
   data = ProfileData.from_file(glob.glob(f'{folder}/**/*.xplane.pb', recursive=True)[-1])
-  per_class = collections.Counter()
+  starts, ends = collections.defaultdict(list), collections.defaultdict(list)
   for plane in data.planes:
     for line in plane.lines:
       if not line.name.startswith('tf_XLA'):
         continue
       for e in line.events:
         if e.name in kinds:
-          per_class[kinds[e.name]] += e.duration_ns / 1e6 / steps
+          starts[e.name].append((e.start_ns, e.duration_ns))
+        elif e.name.startswith('end: ') and e.name[5:] in kinds:
+          ends[e.name[5:]].append(e.start_ns)
+  per_class = collections.Counter()
+  for name, runs in starts.items():
+    done, runs = sorted(ends[name]), sorted(runs)
+    for i, (start, duration) in enumerate(runs):
+      # An asynchronous thunk (XLA:CPU's Eigen convolutions) returns at once and finishes
+      # on the intra-op pool: its span runs to the first 'end: <name>' after its start
+      # (and before the same instruction's next start, in the next step).
+      limit = runs[i + 1][0] if i + 1 < len(runs) else float('inf')
+      end = max([start + duration] + [t for t in done if start <= t < limit][:1])
+      per_class[kinds[name]] += (end - start) / 1e6 / steps
   return {c: per_class.get(c, 0.0) for c in CLASSES}, float(np.median(walls))
 
 
