@@ -4,7 +4,9 @@ Command:
   python launch.py --config experiments/lenet5_digits.py --workdir runs/lenet5_digits
 
 Produces the same workdir files as lenet5_mnist. Time and result on the 2-core CPU
-(measured, other jobs sharing the cores): test accuracy 99.7% on 364 digits, 38 s wall. `:smoke` is the few-step variant the tests run.
+(measured 2026-11-28, quiet, convs chosen by the autotuner): test accuracy 100% (loss 0.131)
+on 364 digits, 28 s wall (earlier, with lax.conv and other jobs sharing the cores: 99.7%,
+38 s). `:smoke` is the few-step variant the tests run.
 """
 import os
 import runpy

@@ -81,7 +81,11 @@ def index_shuffle(index: np.ndarray, max_index: int, seed: int, rounds: int = 4)
   of numpy calls on the 2-core machine; encrypting all 2^B block values once into a table
   costs ~26 ns per value, after which a step is a ~9 us lookup. So the table is built when
   2^B < 4096 x the expected walk (a 4,000-example epoch: 3 ms instead of 10)."""
-  index = np.asarray(index, np.uint64)
+  index = np.asarray(index)
+  if index.size and (index.min() < 0 or index.max() > max_index):
+    raise ValueError(f'index_shuffle: positions must lie in [0, max_index={max_index}]; got '
+                     f'{index.min()}..{index.max()}.')
+  index = index.astype(np.uint64)
   if max_index == 0:
     return np.zeros(index.shape, np.int64)
   if rounds < 4 or rounds % 2:

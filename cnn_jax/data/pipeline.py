@@ -21,9 +21,8 @@ function of (seed, k), the same after a resume and on any number of processes.
 Eval: the split is padded to whole batches; `mask` is 1 for real examples and 0 for
 padding, so every test example counts exactly once on any number of processes.
 """
-from typing import Callable, Iterator
-
 import functools
+from typing import Callable, Iterator
 
 import grain
 import numpy as np
@@ -42,12 +41,19 @@ def _check_divisible(batch_size: int, num_processes: int, what: str) -> int:
 
 @functools.lru_cache(maxsize=3)  # a batch may straddle two epochs; prefetch runs ahead
 def _epoch_order(n: int, epoch_seed: int) -> np.ndarray:
-  """index_shuffle of every position 0..n-1: one epoch's order, computed whole where the
-  cipher's block is much larger than n (a long cycle walk per position: one vectorised walk
-  for the epoch costs less than one per batch)."""
+  """index_shuffle of every position 0..n-1: one epoch's whole order."""
   order = index_shuffle(np.arange(n), n - 1, epoch_seed)
   order.setflags(write=False)
   return order
+
+
+def _shuffled(within: np.ndarray, n: int, epoch_seed: int) -> np.ndarray:
+  """Positions `within` one epoch of n examples -> example indices. Where the cipher's
+  block holds more than 4n values every position walks long, and the epoch's order computed
+  once (cached) costs less than a walk per batch; otherwise the batch's positions alone."""
+  if 2 ** block_bits(max(n - 1, 1)) > 4 * n:
+    return _epoch_order(n, epoch_seed)[within]
+  return index_shuffle(within, n - 1, epoch_seed)
 
 
 def train_batches(split: Split, batch_size: int, prepare: Prepare, *, seed: int,
@@ -85,9 +91,8 @@ def train_batches(split: Split, batch_size: int, prepare: Prepare, *, seed: int,
       epochs, within = np.divmod(positions, n)
       out = np.empty(local, np.int64)
       for e in np.unique(epochs):
-        at, epoch_seed = epochs == e, int((seed + e) % 2**32)
-        out[at] = (_epoch_order(n, epoch_seed)[within[at]] if 2 ** block_bits(max(n - 1, 1)) > 4 * n
-                   else index_shuffle(within[at], n - 1, epoch_seed))
+        at = epochs == e
+        out[at] = _shuffled(within[at], n, int((seed + e) % 2**32))
       return step, out
     ds = grain.MapDataset.range(start_step, 2**62).map(indices_of)
   else:

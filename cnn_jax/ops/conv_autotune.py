@@ -3,8 +3,9 @@
 In the spirit of cuDNN's benchmark mode. The first time a (pass, x shape, w shape, dtype,
 strides, pads, dilation, groups) is traced, every candidate formulation of that pass
 (`candidates`: 'xla', 'im2col', 'taps', plus 'toeplitz' for thin, narrow 2-D convs,
-'winograd' for 3x3 stride-1 dense 2-D convs and 'depth2d' for 3-D) is compiled on zero inputs of the real shapes and timed on the host, and
-the fastest (median of at least `ROUNDS` interleaved calls; `pick`) is used. Passes:
+'winograd' for 3x3 stride-1 dense 2-D convs and 'depth2d' for 3-D) is compiled on zero
+inputs of the real shapes and timed on the host, and the fastest (median of at least
+`ROUNDS` interleaved calls; `pick`) is used. Passes:
 
     fwd  y  = conv(x, w)          dx = VJP of conv w.r.t. x at dy      dw = VJP w.r.t. w at dy
 
