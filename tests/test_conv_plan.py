@@ -19,13 +19,16 @@ BRANCHES = {
     'pointwise_s2': ((2, 6, 6, 8), (1, 1, 8, 5), dict(strides=2), Plan('xla', 'im2col', 'taps')),
     'stem_narrow': ((2, 9, 9, 1), (5, 5, 1, 3), {}, Plan('toeplitz', 'toeplitz', 'xla')),
     'stem_narrow_wide_image': ((1, 48, 48, 1), (5, 5, 1, 3), {}, Plan('taps', 'im2col', 'xla')),
-    'stem_wide': ((2, 9, 9, 3), (3, 3, 3, 20), dict(padding=1), Plan('im2col', 'im2col', 'im2col')),
+    'stem_wide': ((2, 9, 9, 3), (3, 3, 3, 20), dict(padding=1), Plan('im2col', 'im2col', 'xla')),
     'winograd_512': ((1, 4, 4, 512), (3, 3, 512, 4), dict(padding=1),
-                     Plan('winograd', 'winograd', 'winograd')),
-    'winograd_256': ((1, 4, 4, 256), (3, 3, 256, 4), dict(padding=1), Plan('winograd', 'taps', 'taps')),
-    'small_output': ((2, 8, 8, 8), (3, 3, 8, 4), dict(strides=2, padding=1),
-                     Plan('im2col', 'taps', 'taps')),
-    'otherwise': ((2, 12, 12, 8), (3, 3, 8, 4), dict(padding=1), Plan('xla', 'xla', 'taps')),
+                     Plan('winograd', 'im2col', 'xla')),
+    'winograd_128': ((1, 4, 4, 128), (3, 3, 128, 4), dict(padding=1), Plan('winograd', 'xla', 'xla')),
+    'thin_narrow': ((2, 9, 9, 6), (5, 5, 6, 4), {}, Plan('xla', 'toeplitz', 'xla')),
+    'small_output': ((2, 16, 16, 16), (3, 3, 16, 4), dict(strides=2, padding=1),
+                     Plan('xla', 'im2col', 'xla')),
+    'otherwise': ((2, 12, 12, 16), (3, 3, 16, 4), dict(padding=1), Plan('xla', 'xla', 'xla')),
+    'otherwise_strided': ((2, 20, 20, 16), (3, 3, 16, 4), dict(padding=1, strides=2),
+                          Plan('xla', 'taps', 'xla')),
 }
 
 
@@ -65,13 +68,15 @@ def test_every_plan_branch_equals_lax_conv_in_values_and_gradients():
 @pytest.mark.parametrize('x_shape,w_shape,kw,want', [
     # LeNet-5, batch 256: conv1 (the stem's dx is never needed in training), conv2.
     ((256, 32, 32, 1), (5, 5, 1, 6), {}, Plan('toeplitz', 'toeplitz', 'xla')),
-    ((256, 14, 14, 6), (5, 5, 6, 16), {}, Plan('xla', 'xla', 'taps')),
-    # ResNet-18 small input, batch 32: stem, stage 1, strided 2 -> 3, stage 3, stage 4.
-    ((32, 32, 32, 3), (3, 3, 3, 64), {}, Plan('im2col', 'im2col', 'im2col')),
-    ((32, 32, 32, 64), (3, 3, 64, 64), {}, Plan('xla', 'xla', 'taps')),
-    ((32, 16, 16, 128), (3, 3, 128, 256), dict(strides=2), Plan('im2col', 'taps', 'taps')),
-    ((32, 8, 8, 256), (3, 3, 256, 256), {}, Plan('winograd', 'taps', 'taps')),
-    ((32, 4, 4, 512), (3, 3, 512, 512), {}, Plan('winograd', 'winograd', 'winograd')),
+    ((256, 14, 14, 6), (5, 5, 6, 16), {}, Plan('xla', 'toeplitz', 'xla')),
+    # ResNet-18 small input, batch 32: stem, stage 1, strided 1 -> 2 and 2 -> 3, stages 2-4.
+    ((32, 32, 32, 3), (3, 3, 3, 64), {}, Plan('im2col', 'im2col', 'xla')),
+    ((32, 32, 32, 64), (3, 3, 64, 64), {}, Plan('xla', 'xla', 'xla')),
+    ((32, 32, 32, 64), (3, 3, 64, 128), dict(strides=2), Plan('xla', 'taps', 'xla')),
+    ((32, 16, 16, 128), (3, 3, 128, 128), {}, Plan('winograd', 'xla', 'xla')),
+    ((32, 16, 16, 128), (3, 3, 128, 256), dict(strides=2), Plan('xla', 'im2col', 'xla')),
+    ((32, 8, 8, 256), (3, 3, 256, 256), {}, Plan('winograd', 'xla', 'xla')),
+    ((32, 4, 4, 512), (3, 3, 512, 512), {}, Plan('winograd', 'im2col', 'xla')),
     # MobileNetV2: a depthwise conv and a 1x1 expansion.
     ((32, 32, 32, 144), (3, 3, 1, 144), dict(groups=144), Plan('taps', 'taps', 'taps')),
     ((32, 32, 32, 16), (1, 1, 16, 96), {}, Plan('im2col', 'im2col', 'taps')),

@@ -3,17 +3,16 @@
 A conv's three passes are three different problems: the forward y = conv(x, w), the input
 gradient dx (a conv of dy with the flipped kernel), and the weight gradient dw (a reduction
 over N and all positions: "large kernel, tiny output"). XLA:CPU is excellent at some and poor
-at others, so a `jax.custom_vjp` picks each pass separately (`plan`). The rules come from
-interleaved per-pass timings on an AVX2 CPU (AMD EPYC, 2 cores, JAX 0.10.2; docs/conv_bench.md,
-"Per-pass plan"), on the convs of the three benchmark workloads (LeNet-5 b256, ResNet-18 and
-MobileNetV2 small-input b32):
+at others, so a `jax.custom_vjp` picks each pass separately (`plan`). The rules are the
+autotuner's per-pass timings (`ops.conv_autotune`; docs/conv_bench.md) on an AVX2 CPU (AMD
+EPYC, 2 cores, JAX 0.10.2, XLA's convolutions on Eigen as `cnn_jax._xla_flags` sets by
+default), for the convs of the three benchmark workloads (LeNet-5 b256, ResNet-18 and
+MobileNetV2 small-input b32). 'fast' is what multi-process runs use (every process must
+compile the same program, so none may time) and what untimed traces use:
 
   depthwise (C_g = 1)     'taps' for every pass: per-tap elementwise multiply-adds, one fused
                           loop each; XLA's grouped conv is 9-48x slower forward, 11-200x for dx
                           and 2.5-15x for dw.
-  dw of any dense conv    'taps' (per-tap matmuls [C_in, M] @ [M, C_out]): XLA's weight
-                          gradient lost on every shape measured (1.4-13x; 3.4x on ResNet-18's
-                          64-channel 32x32 stage), unless 'winograd' takes the whole conv.
   pointwise 1x1           plain matmuls: forward and dx 'im2col' (a reshape), dw 'taps'
                           (XLA: 1.8-2.8x slower forward/dx, 2.5-19x dw); a strided 1x1's
                           forward stays 'xla' (no strided-slice copy: 2.3x faster).
@@ -22,18 +21,25 @@ MobileNetV2 small-input b32):
                           and 1.5x per pass; the whole LeNet-5 step 31 -> 23 ms), dw 'xla';
                           else forward 'taps' (K = C_in matmuls become fused multiply-adds,
                           7x alone, but recomputed by each consumer in a step), dx 'im2col';
-                          wider (ResNet's CIFAR stem, 3 -> 64): 'im2col' for every pass
-                          (1.2x, 2.7x, 2.3x; 'taps' is 15x slower forward there).
-  3x3 / stride 1, C_in >= 512    'winograd' F(2x2, 3x3) for every pass.
-  3x3 / stride 1, C_in >= 256    forward 'winograd', dx and dw 'taps'.
-  output <= 8x8           forward 'im2col', dx 'taps' (one big matmul beats XLA's small-image
-                          emitter: ResNet's strided convs into 8x8 and 4x4).
+                          wider (ResNet's CIFAR stem, 3 -> 64): forward and dx 'im2col' (1.7x
+                          forward; XLA has no dx there), dw 'xla' (2.42 vs 2.6 ms).
+  3x3 / stride 1, C_in >= 512    forward 'winograd' F(2x2, 3x3) (1.4x), dx 'im2col' (1.4x
+                          over XLA, 1.1x over Winograd's), dw 'xla' (Winograd's: 1.3x slower).
+  3x3 / stride 1, C_in >= 128    forward 'winograd' (1.3-1.5x), dx and dw 'xla'.
+  narrow and thin (C_in <= 8, `conv_toeplitz.worthwhile`; LeNet-5's second conv): dx
+                          'toeplitz' (2.3x), forward and dw 'xla'.
+  output <= 8x8           forward 'xla', dx 'im2col', dw 'xla' (ResNet's strided convs into
+                          8x8 and 4x4).
   3-D                     'depth2d' for every pass: a sum over depth taps of 2-D convs of
                           depth slices folded into the batch (`conv3d_as_2d`); XLA's own 3-D
                           conv does not reach its fast 2-D emitter (~5x slower).
   grouped (ResNeXt)       'xla' for every pass (not measured here).
-  otherwise               forward and dx 'xla' (ResNet's 64- and 128-channel stages at 32x32
-                          and 16x16), dw 'taps'.
+  otherwise               'xla' for every pass (ResNet's 64-channel stage at 32x32), except a
+                          strided conv's dx: 'taps' (1.2x).
+
+With XLA's convolutions on Eigen, XLA's weight gradient of every dense k x k conv measured
+here beats the per-tap matmuls (1.3-1.8x on ResNet-18's stages): the rules taken when XLA
+used YNNPACK for convolutions had 'taps' there (XLA's was then 1.4-13x slower).
 """
 import dataclasses
 import functools
@@ -95,19 +101,20 @@ def plan(x_shape: Sequence[int], w_shape: Sequence[int], strides: Sequence[int],
   if all(k == 1 for k in kernel):  # a matmul; XLA's strided 1x1 skips the slice copy
     return Plan('xla' if any(s > 1 for s in strides) else 'im2col', 'im2col', 'taps')
   out = [-(-n // s) for n, s in zip(x_shape[1:-1], strides)]  # ~ the output size
+  narrow = conv_toeplitz.worthwhile(x_shape, w_shape, ((0, 0), (0, 0)), out, groups)
   if c_in <= 4:  # a stem
     if w_shape[-1] > 16:
-      return Plan('im2col', 'im2col', 'im2col')
-    if conv_toeplitz.worthwhile(x_shape, w_shape, ((0, 0), (0, 0)), out, groups):
-      return Plan('toeplitz', 'toeplitz', 'xla')
-    return Plan('taps', 'im2col', 'xla')
+      return Plan('im2col', 'im2col', 'xla')
+    return Plan('toeplitz', 'toeplitz', 'xla') if narrow else Plan('taps', 'im2col', 'xla')
   if conv_winograd.supports(w_shape, strides, dilation, groups) and c_in >= 512:
-    return Plan('winograd', 'winograd', 'winograd')
-  if conv_winograd.supports(w_shape, strides, dilation, groups) and c_in >= 256:
-    return Plan('winograd', 'taps', 'taps')
+    return Plan('winograd', 'im2col', 'xla')
+  if conv_winograd.supports(w_shape, strides, dilation, groups) and c_in >= 128:
+    return Plan('winograd', 'xla', 'xla')
+  if narrow and c_in <= 8:
+    return Plan('xla', 'toeplitz', 'xla')
   if max(out) <= 8:
-    return Plan('im2col', 'taps', 'taps')
-  return Plan('xla', 'xla', 'taps')
+    return Plan('xla', 'im2col', 'xla')
+  return Plan('xla', 'taps' if any(s > 1 for s in strides) else 'xla', 'xla')
 
 
 def fixed_plan(pass_: str, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> str:
