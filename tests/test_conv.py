@@ -159,6 +159,27 @@ def test_fast_and_winograd_every_plan_branch(x_shape, w_shape, kw):
       np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-4, err_msg=f'{impl} {name}')
 
 
+@pytest.mark.parametrize('x_shape,w_shape,kw', [
+    ((2, 7, 9, 4), (3, 3, 1, 4), dict(padding='SAME', groups=4)),                      # MobileNet
+    ((2, 8, 7, 3), (3, 2, 1, 6), dict(strides=(2, 1), dilation=(1, 2), padding=1, groups=3)),
+    ((3, 11, 2), (3, 1, 4), dict(strides=2, padding=((2, 0),), groups=2)),             # 1-D
+    ((2, 4, 5, 6, 2), (2, 2, 3, 1, 2), dict(padding='SAME', groups=2)),                # 3-D
+], ids=['mobilenet', 'multiplier_2_strided_dilated', '1d', '3d'])
+def test_depthwise_weight_gradient_equals_lax(x_shape, w_shape, kw):
+  """taps' depthwise dw (one variadic reduction over the innermost spatial axis, then the
+  rest) against lax.conv's, in float64: channel multipliers, strides, dilation, ranks 1-3."""
+  jax.config.update('jax_enable_x64', True)
+  try:
+    x = jax.random.normal(jax.random.key(0), x_shape, jnp.float64)
+    w = jax.random.normal(jax.random.key(1), w_shape, jnp.float64)
+    grads = {impl: jax.grad(lambda x, w, impl=impl: jnp.sum(jnp.sin(C.conv(x, w, impl=impl, **kw))),
+                            argnums=(0, 1))(x, w) for impl in ('taps', 'xla')}
+    for got, want in zip(grads['taps'], grads['xla']):
+      np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+  finally:
+    jax.config.update('jax_enable_x64', False)
+
+
 def test_stride_larger_than_kernel_and_input_dilation():
   x = jax.random.normal(jax.random.key(0), (1, 11, 10, 2))
   w = jax.random.normal(jax.random.key(1), (2, 2, 2, 3))

@@ -10,7 +10,8 @@ with M = N prod(out); slice_k reads x_pad[:, o s + k d] and place_k is its trans
 `lax.pad` with s - 1 interior zeros at offset k d). No patch matrix is ever built: memory
 traffic per pass is prod(k) reads of x-sized slices, the matmuls have K = C_in or C_out.
 Groups are batched matmuls over the group axis; depthwise (C_in/groups = 1) becomes pure
-elementwise multiply-adds, which XLA fuses into a single pass.
+elementwise multiply-adds, which XLA fuses into a single pass. A depthwise dw is a sum of
+products per tap, all of them computed by one variadic reduction (`_depthwise_weight_grad`).
 
 Only reverse mode is defined (`jax.custom_vjp`): `jax.grad`/`jax.vjp` work to any order,
 `jax.jvp` does not.
@@ -64,6 +65,27 @@ def _tap_weight_grad(cols: jax.Array, dy: jax.Array, groups: int, c_g: int) -> j
                     dy.reshape(m, groups, mult)).reshape(c_g, c_out)
 
 
+def _depthwise_weight_grad(xp: jax.Array, dy: jax.Array, w_shape, out, strides,
+                           dilation) -> jax.Array:
+  """dw of a depthwise conv (C_in/groups = 1), `[*k, 1, C_out]`, from padded x `[N, *sp,
+  C_in]` and dy `[N, *out, C_out]`: dw[k, c] = sum over N and positions of slice_k(x_pad) dy.
+
+  One variadic reduction computes every tap's products and sums them over the innermost
+  spatial axis in one pass over x and dy, then a plain sum over the batch and the other
+  axes (a W-fold smaller array) finishes. A reduction per tap, as for dense convs, writes
+  and reads back a product array the size of dy for each tap and recomputes dy's producers
+  in each: MobileNetV2's 32x32x144 (b32) dw takes 8.5 ms this way against 27 ms, the
+  16x16x192 one 3.2 against 7.7 (2-core AVX2; reducing all axes at once: 19 ms)."""
+  groups, c_out = xp.shape[-1], w_shape[-1]
+  dyg = dy.reshape(*dy.shape[:-1], groups, c_out // groups)
+  prods = tuple((tap_slice(xp, t, out, strides, dilation)[..., None] * dyg).reshape(dy.shape)
+                for t in taps(w_shape[:-2]))
+  zeros = (jnp.zeros((), dy.dtype),) * len(prods)
+  inner = lax.reduce(prods, zeros, lambda a, b: tuple(p + q for p, q in zip(a, b)),
+                     (dy.ndim - 2,))
+  return jnp.stack([p.sum(tuple(range(p.ndim - 1))) for p in inner]).reshape(w_shape)
+
+
 def _forward(x, w, strides, dilation, pads, out, groups):
   xp = pad_input(x, pads)
   c_in, c_out = x.shape[-1], w.shape[-1]
@@ -90,10 +112,12 @@ def _conv_taps_bwd(strides, dilation, pads, out, groups, residuals, dy):
   c_in, c_g, c_out = x.shape[-1], w.shape[-2], w.shape[-1]
   wk = w.reshape(-1, c_g, c_out)
   dy2 = dy.reshape(-1, c_out)
+  depthwise = c_g == 1 and groups > 1
   dws, dxp = [], None
   for i, t in enumerate(taps(w.shape[:-2])):
-    cols = tap_slice(xp, t, out, strides, dilation).reshape(-1, c_in)
-    dws.append(_tap_weight_grad(cols, dy2, groups, c_g))
+    if not depthwise:
+      cols = tap_slice(xp, t, out, strides, dilation).reshape(-1, c_in)
+      dws.append(_tap_weight_grad(cols, dy2, groups, c_g))
     back = _tap_matmul_t(dy2, wk[i], groups).reshape(x.shape[0], *out, c_in)
     # place_k: the transpose of tap_slice, cell o -> x_pad[o s + k d].
     place = [(k * d, size - (k * d + (o - 1) * s + 1), s - 1)
@@ -101,7 +125,9 @@ def _conv_taps_bwd(strides, dilation, pads, out, groups, residuals, dy):
     term = lax.pad(back, jnp.zeros((), back.dtype), [(0, 0, 0), *place, (0, 0, 0)])
     dxp = term if dxp is None else dxp + term
   dx = pad_input(dxp, [(-lo, -hi) for lo, hi in pads])
-  return dx.astype(x.dtype), jnp.stack(dws).reshape(w.shape).astype(w.dtype)
+  dw = (_depthwise_weight_grad(xp, dy, w.shape, out, strides, dilation) if depthwise
+        else jnp.stack(dws).reshape(w.shape))
+  return dx.astype(x.dtype), dw.astype(w.dtype)
 
 
 _conv_taps.defvjp(_conv_taps_fwd, _conv_taps_bwd)
