@@ -168,16 +168,13 @@ def test_fast_and_winograd_every_plan_branch(x_shape, w_shape, kw):
 def test_depthwise_weight_gradient_equals_lax(x_shape, w_shape, kw):
   """taps' depthwise dw (one variadic reduction over the innermost spatial axis, then the
   rest) against lax.conv's, in float64: channel multipliers, strides, dilation, ranks 1-3."""
-  jax.config.update('jax_enable_x64', True)
-  try:
+  with jax.enable_x64(True):
     x = jax.random.normal(jax.random.key(0), x_shape, jnp.float64)
     w = jax.random.normal(jax.random.key(1), w_shape, jnp.float64)
     grads = {impl: jax.grad(lambda x, w, impl=impl: jnp.sum(jnp.sin(C.conv(x, w, impl=impl, **kw))),
                             argnums=(0, 1))(x, w) for impl in ('taps', 'xla')}
     for got, want in zip(grads['taps'], grads['xla']):
       np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
-  finally:
-    jax.config.update('jax_enable_x64', False)
 
 
 def test_stride_larger_than_kernel_and_input_dilation():

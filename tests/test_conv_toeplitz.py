@@ -37,8 +37,7 @@ def test_matrix_entries_follow_the_index_formula():
     ((1, 6, 7, 2), (2, 3, 2, 3), dict(padding=((-1, 1), (2, -1)))),          # crops too
 ])
 def test_equals_lax_conv_in_values_and_gradients(x_shape, w_shape, kw):
-  jax.config.update('jax_enable_x64', True)
-  try:
+  with jax.enable_x64(True):
     x = jax.random.normal(jax.random.key(0), x_shape, jnp.float64)
     w = jax.random.normal(jax.random.key(1), w_shape, jnp.float64)
     strides = kw.get('strides', (1, 1))
@@ -53,8 +52,6 @@ def test_equals_lax_conv_in_values_and_gradients(x_shape, w_shape, kw):
     np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-12)
     for g, g_ref in zip(vjp(dy), vjp_ref(dy)):
       np.testing.assert_allclose(g, g_ref, rtol=1e-12, atol=1e-11)
-  finally:
-    jax.config.update('jax_enable_x64', False)
 
 
 def test_other_ranks_and_grouped_convs_go_to_lax():
