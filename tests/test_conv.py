@@ -12,6 +12,7 @@ from jax.test_util import check_grads
 from cnn_jax.nn.conv import Conv
 from cnn_jax.ops import conv as C
 from cnn_jax.ops import conv_winograd as winograd
+from cnn_jax.ops.conv_fast import pass_fn
 from cnn_jax.ops import padding as P
 
 
@@ -175,6 +176,25 @@ def test_depthwise_weight_gradient_equals_lax(x_shape, w_shape, kw):
                             argnums=(0, 1))(x, w) for impl in ('taps', 'xla')}
     for got, want in zip(grads['taps'], grads['xla']):
       np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize('pads,strides', [
+    (((1, 1), (1, 1)), (1, 1)),      # SAME: ResNet's 3x3 stages
+    (((0, 0), (2, 1)), (1, 1)),      # VALID rows, asymmetric columns
+    (((3, 0), (1, 1)), (1, 1)),      # a pad beyond 2: the autodiff fallback
+    (((1, 1), (1, 1)), (2, 2)),      # strided: not Winograd's, the autodiff fallback (-> lax)
+])
+def test_winograd_input_gradient_equals_lax(pads, strides):
+  """The planned 'winograd' dx (Winograd's forward of the flipped, channel-swapped kernel on
+  dy) against lax's dx in float64."""
+  with jax.enable_x64(True):
+    x = jax.random.normal(jax.random.key(0), (2, 7, 6, 5), jnp.float64)
+    w = jax.random.normal(jax.random.key(1), (3, 3, 5, 4), jnp.float64)
+    ref = lambda x: C.conv(x, w, strides=strides, padding=pads, impl='xla')  # noqa: E731
+    y, vjp = jax.vjp(ref, x)
+    dy = jnp.cos(y)
+    got = jax.jit(pass_fn('dx', 'winograd', strides, pads, (1, 1), 1))(x, w, dy)
+    np.testing.assert_allclose(got, vjp(dy)[0], rtol=1e-10, atol=1e-10)
 
 
 def test_stride_larger_than_kernel_and_input_dilation():

@@ -23,9 +23,9 @@ compile the same program, so none may time) and what untimed traces use:
                           7x alone, but recomputed by each consumer in a step), dx 'im2col';
                           wider (ResNet's CIFAR stem, 3 -> 64): forward and dx 'im2col' (1.7x
                           forward; XLA has no dx there), dw 'xla' (2.42 vs 2.6 ms).
-  3x3 / stride 1, C_in >= 512    forward 'winograd' F(2x2, 3x3) (1.4x), dx 'im2col' (1.4x
-                          over XLA, 1.1x over Winograd's), dw 'xla' (Winograd's: 1.3x slower).
-  3x3 / stride 1, C_in >= 128    forward 'winograd' (1.3-1.5x), dx and dw 'xla'.
+  3x3 / stride 1, C_in >= 128    forward and dx 'winograd' F(2x2, 3x3) (forward 1.3-1.5x;
+                          dx, Winograd's forward of the transposed conv, 1.1-1.4x), dw 'xla'
+                          (Winograd's: 1.3x slower).
   narrow and thin (C_in <= 8, `conv_toeplitz.worthwhile`; LeNet-5's second conv): dx
                           'toeplitz' (2.3x), forward and dw 'xla'.
   output <= 8x8           forward 'xla', dx 'im2col', dw 'xla' (ResNet's strided convs into
@@ -106,10 +106,8 @@ def plan(x_shape: Sequence[int], w_shape: Sequence[int], strides: Sequence[int],
     if w_shape[-1] > 16:
       return Plan('im2col', 'im2col', 'xla')
     return Plan('toeplitz', 'toeplitz', 'xla') if narrow else Plan('taps', 'im2col', 'xla')
-  if conv_winograd.supports(w_shape, strides, dilation, groups) and c_in >= 512:
-    return Plan('winograd', 'im2col', 'xla')
   if conv_winograd.supports(w_shape, strides, dilation, groups) and c_in >= 128:
-    return Plan('winograd', 'xla', 'xla')
+    return Plan('winograd', 'winograd', 'xla')
   if narrow and c_in <= 8:
     return Plan('xla', 'toeplitz', 'xla')
   if max(out) <= 8:
@@ -125,12 +123,16 @@ def fixed_plan(pass_: str, x_shape, w_shape, dtype, strides, pads, dilation, gro
 def pass_fn(pass_: str, impl: str, strides, pads, dilation, groups) -> Callable:
   """One pass of one formulation as a function: 'fwd' (x, w) -> y; 'dx' (x, w, dy) -> dx;
   'dw' (x, w, dy) -> dw, each the VJP of that formulation with respect to one argument
-  (XLA drops the other cotangent). The planned conv and the autotuner's timer use exactly
-  these, so what is timed is what runs."""
+  (XLA drops the other cotangent), except 'winograd''s dx: Winograd's forward of the
+  transposed conv (`conv_winograd.input_gradient`). The planned conv and the autotuner's
+  timer use exactly these, so what is timed is what runs."""
   conv = functools.partial(PASS_IMPLS[impl], strides=strides, padding=pads, dilation=dilation,
                            groups=groups)
   if pass_ == 'fwd':
     return conv
+  if pass_ == 'dx' and impl == 'winograd':  # Winograd's forward on the transposed conv
+    return lambda x, w, dy: conv_winograd.input_gradient(x, w, dy, strides, pads, dilation,
+                                                         groups)
   if pass_ == 'dx':
     return lambda x, w, dy: jax.vjp(lambda x: conv(x, w), x)[1](dy)[0]
   if pass_ == 'dw':

@@ -18,8 +18,9 @@ from cnn_jax import _json_cache
 
 # 2: timing protocol with a first-call drop, >= 5 calls, the 5% lax.conv margin;
 # 3: 'taps' computes a depthwise weight gradient in one variadic reduction (2-3x faster),
-#    so the times stored before are stale.
-VERSION = 3
+#    so the times stored before are stale;
+# 4: 'winograd''s dx is Winograd's forward of the transposed conv (3-4x faster than autodiff).
+VERSION = 4
 FILE = 'conv_autotune.json'
 
 
