@@ -14,6 +14,8 @@ and the sum over input channels moves inside: for each of the 16 grid points k,
 M[k] = V[k] @ U[k] with V[k] `[tiles, C_in]` (input transform) and U[k] `[C_in, C_out]`
 (kernel transform): 16 matmuls with K = C_in. Only for 2-D, 3x3, stride 1, dilation 1,
 groups 1 (`supports`); `conv(..., impl='winograd')` falls back to 'xla' otherwise.
+`input_gradient` computes dx as Winograd's forward of the transposed conv, 3-4x faster than
+the autodiff; the planned convs ('auto', 'fast') use it as 'winograd''s dx pass.
 """
 from typing import Sequence
 
