@@ -176,8 +176,7 @@ def _out_shape(x_shape, w_shape, strides, pads, dilation) -> tuple[int, ...]:
                   jax.ShapeDtypeStruct(w_shape, jnp.float32), strides, pads, dilation)[3]
 
 
-def _measure(pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> dict:
-  names = candidates(pass_, x_shape, w_shape, strides, pads, dilation, groups)
+def _measure(names, pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> dict:
   fns = {n: conv_fast.pass_fn(pass_, n, strides, pads, dilation, groups) for n in names}
   t = time.perf_counter()
   with jax.ensure_compile_time_eval():  # run now, on the host, even while tracing
@@ -230,7 +229,8 @@ def choose(pass_: str, x_shape, w_shape, dtype, strides, pads, dilation, groups)
           if _SPENT[0] > TOTAL_BUDGET_S:
             entry['source'] = 'fast rules (tuning budget spent; measured in a later run)'
         else:
-          entry = _measure(pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups)
+          entry = _measure(names, pass_, x_shape, w_shape, dtype, strides, pads, dilation,
+                           groups)
           _SPENT[0] += entry['tuning_s']
           logging.info('conv autotune %s -> %s (%s; %.1f s)', key, entry['impl'], ', '.join(
               f"{n} {t['ms']} ms" for n, t in entry['times'].items()), entry['tuning_s'])

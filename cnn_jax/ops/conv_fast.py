@@ -130,11 +130,13 @@ def pass_fn(pass_: str, impl: str, strides, pads, dilation, groups) -> Callable:
                            groups=groups)
   if pass_ == 'fwd':
     return conv
-  if pass_ == 'dx' and impl == 'winograd':  # Winograd's forward on the transposed conv
-    return lambda x, w, dy: conv_winograd.input_gradient(x, w, dy, strides, pads, dilation,
-                                                         groups)
   if pass_ == 'dx':
-    return lambda x, w, dy: jax.vjp(lambda x: conv(x, w), x)[1](dy)[0]
+    def dx(x, w, dy):
+      if impl == 'winograd' and conv_winograd.transposes(w.shape, strides, pads, dilation,
+                                                         groups):
+        return conv_winograd.input_gradient(w, dy, pads).astype(x.dtype)
+      return jax.vjp(lambda x: conv(x, w), x)[1](dy)[0]
+    return dx
   if pass_ == 'dw':
     return lambda x, w, dy: jax.vjp(lambda w: conv(x, w), w)[1](dy)[0]
   raise ValueError(f'Unknown conv pass {pass_!r}; one of fwd, dx, dw.')

@@ -97,21 +97,21 @@ def conv_winograd(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
   return y[:, :h_out, :w_out, :]
 
 
-def input_gradient(x: jax.Array, w: jax.Array, dy: jax.Array, strides, pads, dilation,
-                   groups: int) -> jax.Array:
-  """dx of a conv at cotangent dy, `[N, H, W, C_in]`, by Winograd's *forward*.
+def transposes(w_shape: Sequence[int], strides, pads, dilation, groups: int) -> bool:
+  """True where `input_gradient` applies: a conv `supports` covers with pads <= 2 per side."""
+  return (supports(w_shape, strides, dilation, groups)
+          and all(0 <= lo <= 2 and 0 <= hi <= 2 for lo, hi in pads))
 
-  For a 3x3 stride-1 conv with pads (lo, hi) <= 2 per dim, dx is itself a 3x3 stride-1 conv:
-  of dy padded by (2 - lo, 2 - hi), with the kernel flipped in space and its in/out channels
-  swapped (w'[a, b, o, c] = w[2 - a, 2 - b, c, o]), so F(2x2, 3x3) computes it with 16 matmuls
-  of K = C_out. Autodiff of the forward (the transposed transforms) runs 3-4x slower: on the
-  2-core AVX2 machine, ResNet-18's 16x16x128 dx takes 11.6 ms this way, 49 by autodiff and
-  14.4 for XLA's. Other geometries take the autodiff of `conv_winograd`.
+
+def input_gradient(w: jax.Array, dy: jax.Array, pads) -> jax.Array:
+  """dx `[N, H, W, C_in]` of a 3x3 stride-1 conv (`transposes`) at cotangent dy, by
+  Winograd's *forward*.
+
+  dx is itself a 3x3 stride-1 conv: of dy padded by (2 - lo, 2 - hi), with the kernel flipped
+  in space and its in/out channels swapped (w'[a, b, o, c] = w[2 - a, 2 - b, c, o]), so
+  F(2x2, 3x3) computes it with 16 matmuls of K = C_out. Autodiff of the forward (the
+  transposed transforms) runs 3-4x slower: on the 2-core AVX2 machine, ResNet-18's 16x16x128
+  dx takes 11.6 ms this way, 49 by autodiff and 14.7 for XLA's (the autotuner's timings).
   """
-  pads = [tuple(p) for p in pads]
-  if not (supports(w.shape, strides, dilation, groups) and all(0 <= lo <= 2 and 0 <= hi <= 2
-                                                              for lo, hi in pads)):
-    return jax.vjp(lambda x: conv_winograd(x, w, strides, pads, dilation, groups), x)[1](dy)[0]
   w_t = jnp.flip(w, (0, 1)).swapaxes(2, 3)
-  return conv_winograd(dy, w_t, 1, [(2 - lo, 2 - hi) for lo, hi in pads], 1, 1).astype(x.dtype)
-
+  return conv_winograd(dy, w_t, 1, [(2 - lo, 2 - hi) for lo, hi in pads], 1, 1)
