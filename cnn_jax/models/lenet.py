@@ -41,8 +41,9 @@ class LeNet5(nn.Module):
     pooling: 'max' or 'avg' (LeNet-5's original subsampling is average pooling).
     conv_impl: `nn.conv.Conv` formulation of CONV1 and CONV2; 'auto' (the autotuner, as in
       every zoo model). On the 2-core AVX2 machine it picks 'toeplitz' for CONV1's forward
-      and CONV2's input gradient and lax.conv for the rest: the b256 train step takes 21.8 ms
-      against 31.4 for 'xla' everywhere (interleaved; docs/conv_bench.md).
+      and CONV2's input gradient and lax.conv for the rest: the b256 train step takes 22.6 ms
+      against 31.2 for 'xla' everywhere (`benchmarks/side_by_side.py --impls default xla`,
+      interleaved; docs/conv_bench.md).
     dtype: compute dtype of the convs and FCs (parameters stay float32; logits are float32).
   """
   num_classes: int | None = 10
