@@ -27,7 +27,7 @@ _FAMILY = runpy.run_path(os.path.join(os.path.dirname(__file__), '_benchmark.py'
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = _FAMILY['base']('conv')
-  c.impls = ('xla', 'im2col', 'taps', 'winograd', 'fast')
+  c.impls = ('xla', 'im2col', 'taps', 'winograd', 'winograd4', 'fast')
   c.passes = ('fwd', 'fwd+bwd')
   c.shapes = ()                 # workload-name prefixes, e.g. ('resnet18',); () = all
   c.transpose = True            # + transpose convs (benchmarks/conv.py TRANSPOSE)

@@ -62,7 +62,7 @@ def tuner(tmp_path, monkeypatch):
   A.reset()
 
 
-# The default suite checks a 3x3 (all five candidates; depthwise: tests/test_conv.py);
+# The default suite checks a 3x3 (all six candidates; depthwise: tests/test_conv.py);
 # `pytest -m slow` checks them all (~40 s of compiles).
 @pytest.mark.parametrize('names', [
     ('resnet 3x3 s1',),
@@ -85,7 +85,8 @@ def test_every_candidate_equals_lax_conv_in_values_and_gradients(names):
   for (name, impl), got in out.items():
     for part, g, want in zip(('y', 'dx', 'dw'), got, out[name, 'xla']):
       np.testing.assert_allclose(g, want, rtol=1e-4, atol=2e-4, err_msg=f'{name} {impl} {part}')
-  assert {impl for _, impl in out} == {'xla', 'im2col', 'taps', 'toeplitz', 'winograd'}
+  assert {impl for _, impl in out} == {'xla', 'im2col', 'taps', 'toeplitz', 'winograd',
+                                       'winograd4'}
 
 
 def _auto_and_fixed(x, w, kw, fixed):
@@ -99,8 +100,9 @@ def _auto_and_fixed(x, w, kw, fixed):
 def test_auto_picks_the_fastest_saves_it_and_later_runs_read_it(tuner, tmp_path):
   x, w = jnp.ones((2, 6, 6, 8)), jnp.ones((3, 3, 8, 8))
   jax.grad(lambda x, w: C.conv(x, w, impl='auto', padding=1).sum(), (0, 1))(x, w)
-  # 3x3 stride 1 on a narrow input: winograd and toeplitz are candidates; each pass timed once.
-  assert tuner.calls == [['im2col', 'taps', 'toeplitz', 'winograd', 'xla']] * 3
+  # 3x3 stride 1 on a narrow input: both Winograds and toeplitz are candidates; each pass
+  # timed once.
+  assert tuner.calls == [['im2col', 'taps', 'toeplitz', 'winograd', 'winograd4', 'xla']] * 3
   plans = A.used_plans()
   assert {k.split()[0]: e['impl'] for k, e in plans.items()} == tuner.fastest
   data = json.loads((tmp_path / plan_cache.FILE).read_text())

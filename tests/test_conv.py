@@ -90,7 +90,8 @@ def _all_impls(x, w, kw, with_grads, impls=FIXED):
 @given(conv_problems())
 def test_formulations_equal_lax_and_output_size(problem):
   x, w, kw = problem
-  outs = _all_impls(x, w, kw, with_grads=False, impls=[i for i in FIXED if i != 'winograd'])
+  outs = _all_impls(x, w, kw, with_grads=False,
+                    impls=[i for i in FIXED if not i.startswith('winograd')])
   ref = outs['xla'][0]
   for impl in outs:
     np.testing.assert_allclose(outs[impl][0], ref, rtol=1e-4, atol=1e-4, err_msg=impl)
@@ -152,8 +153,9 @@ def test_fast_and_winograd_every_plan_branch(x_shape, w_shape, kw):
   lax.conv's values and gradients."""
   x = jax.random.normal(jax.random.key(0), x_shape)
   w = jax.random.normal(jax.random.key(1), w_shape) * 0.3
-  impls = ('winograd', 'fast') if winograd.supports(w_shape, **{k: v for k, v in kw.items()
-                                                               if k != 'padding'}) else ('fast',)
+  geometry = {k: v for k, v in kw.items() if k != 'padding'}
+  impls = (('winograd', 'winograd4', 'fast') if winograd.supports(w_shape, **geometry)
+           else ('fast',))
   outs = _all_impls(x, w, kw, with_grads=True, impls=('xla', *impls))
   for impl in impls:
     for name, got, want in zip(('y', 'dx', 'dw'), outs[impl], outs['xla']):
@@ -178,14 +180,29 @@ def test_depthwise_weight_gradient_equals_lax(x_shape, w_shape, kw):
       np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize('x_shape', [(2, 7, 9, 3), (1, 13, 6, 2), (1, 3, 3, 2)])
+def test_winograd_forward_equals_lax_for_both_tile_sizes(x_shape):
+  """F(2x2, 3x3) and F(4x4, 3x3) against lax in float64: sizes that the output tiles do not
+  divide, asymmetric and zero pads (the B^T, G, A^T matrices and the tile bookkeeping)."""
+  with jax.enable_x64(True):
+    x = jax.random.normal(jax.random.key(0), x_shape, jnp.float64)
+    w = jax.random.normal(jax.random.key(1), (3, 3, x_shape[-1], 4), jnp.float64)
+    for pads in (((1, 1), (1, 1)), ((0, 2), (2, 0)), ((0, 0), (1, 0))):
+      want = C.conv(x, w, padding=pads, impl='xla')
+      for impl in ('winograd', 'winograd4'):
+        got = C.conv(x, w, padding=pads, impl=impl)
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10, err_msg=f'{impl} {pads}')
+
+
+@pytest.mark.parametrize('impl', ['winograd', 'winograd4'])
 @pytest.mark.parametrize('pads,strides', [
     (((1, 1), (1, 1)), (1, 1)),      # SAME: ResNet's 3x3 stages
     (((0, 0), (2, 1)), (1, 1)),      # VALID rows, asymmetric columns
     (((3, 0), (1, 1)), (1, 1)),      # a pad beyond 2: the autodiff fallback
     (((1, 1), (1, 1)), (2, 2)),      # strided: not Winograd's, the autodiff fallback (-> lax)
 ])
-def test_winograd_input_gradient_equals_lax(pads, strides):
-  """The planned 'winograd' dx (Winograd's forward of the flipped, channel-swapped kernel on
+def test_winograd_input_gradient_equals_lax(pads, strides, impl):
+  """The planned Winograd dx (Winograd's forward of the flipped, channel-swapped kernel on
   dy) against lax's dx in float64."""
   with jax.enable_x64(True):
     x = jax.random.normal(jax.random.key(0), (2, 7, 6, 5), jnp.float64)
@@ -193,7 +210,7 @@ def test_winograd_input_gradient_equals_lax(pads, strides):
     ref = lambda x: C.conv(x, w, strides=strides, padding=pads, impl='xla')  # noqa: E731
     y, vjp = jax.vjp(ref, x)
     dy = jnp.cos(y)
-    got = jax.jit(pass_fn('dx', 'winograd', strides, pads, (1, 1), 1))(x, w, dy)
+    got = jax.jit(pass_fn('dx', impl, strides, pads, (1, 1), 1))(x, w, dy)
     np.testing.assert_allclose(got, vjp(dy)[0], rtol=1e-10, atol=1e-10)
 
 

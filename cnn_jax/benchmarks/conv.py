@@ -6,8 +6,8 @@ forward = 2 N prod(out) prod(k) C_in/groups C_out, and forward + backward = 3x f
 (dx and dw each cost one forward). The 'fwd+bwd' function returns y, dx and dw so that no
 part of the work can be dead-code eliminated.
 
-Config keys (besides those of `tasks.benchmark`): impls (list of `ops.conv.IMPLS`; 'winograd'
-is skipped on workloads where it would only be its 'xla' fallback),
+Config keys (besides those of `tasks.benchmark`): impls (list of `ops.conv.IMPLS`; the
+Winograd ones are skipped on workloads where they would only be their 'xla' fallback),
 passes (subset of ['fwd', 'fwd+bwd']), shapes (list of workload-name prefixes; empty = all),
 smoke (tiny shapes), transpose (also time the transpose-conv workloads `TRANSPOSE`: each
 config.impl on `ops.conv_transpose`'s input-dilated forward conv, its 'direct' scatter-and-sum,
@@ -66,19 +66,19 @@ def cases(config) -> list[bench.Case]:
   prefixes = list(config.get('shapes', ()) or ())
   if prefixes:
     workloads = [w for w in workloads if any(w[0].startswith(p) for p in prefixes)]
-  impls = list(config.get('impls', ('xla', 'im2col', 'taps', 'winograd', 'fast')))
+  impls = list(config.get('impls', ('xla', 'im2col', 'taps', 'winograd', 'winograd4', 'fast')))
   for impl in impls:
     if impl not in conv_ops.IMPLS:
       raise ValueError(f'Unknown conv impl {impl!r} in config.impls; choose from {conv_ops.IMPLS}.')
   passes = list(config.get('passes', PASSES))
   out = [_case(w, impl, mode) for w in workloads for mode in passes for impl in impls
-         if impl != 'winograd' or _winograd_applies(w)]
+         if not impl.startswith('winograd') or _winograd_applies(w)]
   if config.get('transpose', False):
     transposes = TRANSPOSE_SMOKE if config.get('smoke', False) else TRANSPOSE
     transposes = [w for w in transposes
                   if not prefixes or any(w[0].startswith(p) for p in prefixes)]
     out += [_transpose_case(w, impl, mode) for w in transposes for mode in passes
-            for impl in [i for i in impls if i != 'winograd'] + ['direct', 'lax']]
+            for impl in [i for i in impls if not i.startswith('winograd')] + ['direct', 'lax']]
   return out
 
 

@@ -36,7 +36,8 @@ class Conv(nn.Module):
     impl: the formulation, one of `cnn_jax.ops.conv.IMPLS`: 'auto' (the default: per pass the
       formulation timed fastest on this machine, `ops.conv_autotune`), 'xla'
       (lax.conv_general_dilated, `flax.linen.Conv`'s numbers), 'fast' (per pass a fixed rule),
-      'im2col', 'taps' (per-tap matmuls, custom VJP), 'winograd' (3x3 stride 1), 'direct'.
+      'im2col', 'taps' (per-tap matmuls, custom VJP), 'winograd' / 'winograd4' (3x3 stride 1),
+      'direct'.
   """
   features: int
   kernel_size: int | Sequence[int]

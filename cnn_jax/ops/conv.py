@@ -23,6 +23,8 @@ Formulations (`conv(..., impl=...)`, all equal to `lax.conv_general_dilated`):
   'taps'    per-tap matmul accumulation with a `custom_vjp` whose backward passes are
             also per-tap matmuls: see `ops.conv_taps`.
   'winograd' F(2x2, 3x3) for 2-D 3x3 stride-1 dense convs (else 'xla'): `ops.conv_winograd`.
+  'winograd4' F(4x4, 3x3), the same with 4x4 output tiles: 4x fewer multiplies than the
+            direct sum (2.25x for 'winograd'), ~1e-5 relative float32 error.
   'toeplitz' 2-D dense convs as one matmul of stacked input rows with a banded (block-Toeplitz)
             matrix built from the kernel (else 'xla'): `ops.conv_toeplitz`.
   'fast'    per pass (forward, dx, dw) a fixed rule's formulation (measured on one CPU), in a
@@ -45,8 +47,8 @@ from cnn_jax.ops.padding import Padding, as_tuple, explicit_padding
 _FORMULATIONS: dict[str, Callable] = {
     'direct': conv_basic.conv_direct, 'xla': conv_basic.conv_xla,
     'im2col': conv_basic.conv_im2col, 'taps': conv_taps.conv_taps,
-    'winograd': conv_winograd.conv_winograd, 'toeplitz': conv_toeplitz.conv_toeplitz,
-    'fast': conv_fast.conv_fast,
+    'winograd': conv_winograd.conv_winograd, 'winograd4': conv_winograd.conv_winograd4,
+    'toeplitz': conv_toeplitz.conv_toeplitz, 'fast': conv_fast.conv_fast,
     'auto': conv_autotune.conv_auto}
 IMPLS = tuple(_FORMULATIONS)
 
@@ -69,8 +71,8 @@ def conv(x: jax.Array, w: jax.Array, bias: jax.Array | None = None,
     dilation: kernel dilation d (atrous), int or per dim.
     groups: feature groups; C_in and C_out must both be divisible by it.
     input_dilation: zeros inserted between input cells (the transpose-conv trick).
-    impl: one of `IMPLS` ('direct', 'xla', 'im2col', 'taps', 'winograd', 'toeplitz', 'fast',
-      'auto').
+    impl: one of `IMPLS` ('direct', 'xla', 'im2col', 'taps', 'winograd', 'winograd4',
+      'toeplitz', 'fast', 'auto').
   Returns:
     `[N, *out, C_out]`.
   """

@@ -3,9 +3,9 @@
 In the spirit of cuDNN's benchmark mode. The first time a (pass, x shape, w shape, dtype,
 strides, pads, dilation, groups) is traced, every candidate formulation of that pass
 (`candidates`: 'xla', 'im2col', 'taps', plus 'toeplitz' for thin, narrow 2-D convs,
-'winograd' for 3x3 stride-1 dense 2-D convs and 'depth2d' for 3-D) is compiled on zero
-inputs of the real shapes and timed on the host, and the fastest (median of at least
-`ROUNDS` interleaved calls; `pick`) is used. Passes:
+'winograd' and 'winograd4' for 3x3 stride-1 dense 2-D convs and 'depth2d' for 3-D) is
+compiled on zero inputs of the real shapes and timed on the host, and the fastest (median of
+at least `ROUNDS` interleaved calls; `pick`) is used. Passes:
 
     fwd  y  = conv(x, w)          dx = VJP of conv w.r.t. x at dy      dw = VJP w.r.t. w at dy
 
@@ -79,11 +79,11 @@ def candidates(pass_: str, x_shape, w_shape: Sequence[int], strides, pads, dilat
                groups: int) -> list[str]:
   """The formulations that compute this conv pass (all equal `lax.conv`; tests/test_autotune).
 
-  'toeplitz' joins where `conv_toeplitz.worthwhile` (thin, narrow 2-D convs), 'winograd' for
-  3x3 stride-1 dense 2-D convs, 'depth2d' for 3-D. The forward of a dense conv with one input
-  channel leaves out 'taps': with K = 1 its per-tap matmuls become elementwise products, which
-  XLA fuses into, and so recomputes in, every consumer of the output inside a train step, so
-  timing the pass alone misleads (LeNet-5's first conv: 1.7 ms alone against 8.9 for 'xla',
+  'toeplitz' joins where `conv_toeplitz.worthwhile` (thin, narrow 2-D convs), 'winograd' and
+  'winograd4' (F(2x2, 3x3), F(4x4, 3x3)) for 3x3 stride-1 dense 2-D convs, 'depth2d' for 3-D.
+  The forward of a dense conv with one input channel leaves out 'taps': with K = 1 its per-tap
+  matmuls become elementwise products, which XLA fuses into, and so recomputes in, every
+  consumer of the output inside a train step, so timing the pass alone misleads (LeNet-5's first conv: 1.7 ms alone against 8.9 for 'xla',
   but the whole step 47 ms against 31; docs/conv_bench.md)."""
   names = ['xla', 'im2col', 'taps']
   if pass_ == 'fwd' and groups == 1 and w_shape[-2] == 1:
@@ -92,7 +92,7 @@ def candidates(pass_: str, x_shape, w_shape: Sequence[int], strides, pads, dilat
                               _out_shape(x_shape, w_shape, strides, pads, dilation), groups):
     names.append('toeplitz')
   if conv_winograd.supports(w_shape, strides, dilation, groups):
-    names.append('winograd')
+    names += ['winograd', 'winograd4']
   if len(w_shape) == 5:
     names.append('depth2d')
   return names

@@ -75,8 +75,9 @@ def conv3d_as_2d(x: jax.Array, w: jax.Array, strides: Sequence[int], padding: Pa
 
 PASS_IMPLS: dict[str, Callable] = {
     'xla': conv_xla, 'im2col': conv_im2col, 'taps': conv_taps.conv_taps,
-    'winograd': conv_winograd.conv_winograd, 'toeplitz': conv_toeplitz.conv_toeplitz,
-    'depth2d': conv3d_as_2d}
+    'winograd': conv_winograd.conv_winograd, 'winograd4': conv_winograd.conv_winograd4,
+    'toeplitz': conv_toeplitz.conv_toeplitz, 'depth2d': conv3d_as_2d}
+WINOGRAD_TILES = {'winograd': 2, 'winograd4': 4}  # impl -> output tile size m of F(m x m, 3x3)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,8 +126,8 @@ def fixed_plan(pass_: str, x_shape, w_shape, dtype, strides, pads, dilation, gro
 def pass_fn(pass_: str, impl: str, strides, pads, dilation, groups) -> Callable:
   """One pass of one formulation as a function: 'fwd' (x, w) -> y; 'dx' (x, w, dy) -> dx;
   'dw' (x, w, dy) -> dw, each the VJP of that formulation with respect to one argument
-  (XLA drops the other cotangent), except 'winograd''s dx: Winograd's forward of the
-  transposed conv (`conv_winograd.input_gradient`). The planned conv and the autotuner's
+  (XLA drops the other cotangent), except the Winograd formulations' dx: Winograd's forward
+  of the transposed conv (`conv_winograd.input_gradient`). The planned conv and the autotuner's
   timer use exactly these, so what is timed is what runs."""
   conv = functools.partial(PASS_IMPLS[impl], strides=strides, padding=pads, dilation=dilation,
                            groups=groups)
@@ -134,9 +135,9 @@ def pass_fn(pass_: str, impl: str, strides, pads, dilation, groups) -> Callable:
     return conv
   if pass_ == 'dx':
     def dx(x, w, dy):
-      if impl == 'winograd' and conv_winograd.transposes(w.shape, strides, pads, dilation,
-                                                         groups):
-        return conv_winograd.input_gradient(w, dy, pads).astype(x.dtype)
+      if impl in WINOGRAD_TILES and conv_winograd.transposes(w.shape, strides, pads, dilation,
+                                                             groups):
+        return conv_winograd.input_gradient(w, dy, pads, WINOGRAD_TILES[impl]).astype(x.dtype)
       return jax.vjp(lambda x: conv(x, w), x)[1](dy)[0]
     return dx
   if pass_ == 'dw':

@@ -1,21 +1,27 @@
-"""Winograd F(2x2, 3x3): a 3x3 stride-1 conv in 16 batched matmuls instead of 36 multiplies
-per 2x2 output tile (2.25x fewer multiplies), written in jax.numpy so that autodiff of the
-forward *is* the Winograd backward (dw and dx are batched matmuls with the same transforms).
+"""Winograd F(m x m, 3 x 3): a 3x3 stride-1 conv as (m + 2)^2 batched matmuls over m x m
+output tiles, instead of 9 m^2 multiplies per tile: m = 2 (`conv_winograd`, 'winograd':
+2.25x fewer multiplies) and m = 4 (`conv_winograd4`, 'winograd4': 4x fewer), written in
+jax.numpy so that autodiff of the forward is a Winograd backward too.
 
-Lavin & Gray (2015). For each 4x4 input tile d (stride 2) and 3x3 kernel g, per channel pair:
+Lavin & Gray (2015). For each (m + 2) x (m + 2) input tile d (stride m) and 3x3 kernel g, per
+channel pair, with the tile size's matrices B^T, G, A^T (`TRANSFORMS`):
 
-    Y (2x2) = A^T [ (G g G^T) . (B^T d B) ] A         (. = elementwise over the 4x4 grid)
+    Y (m x m) = A^T [ (G g G^T) . (B^T d B) ] A         (. = elementwise over the tile grid)
 
-    B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
-    G   = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]
-    A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
+    m = 2 (points 0, 1, -1, inf):
+      B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
+      G   = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]
+      A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
+    m = 4 (points 0, 1, -1, 2, -2, inf): 6x6 B^T, 6x3 G, 4x6 A^T below.
 
-and the sum over input channels moves inside: for each of the 16 grid points k,
-M[k] = V[k] @ U[k] with V[k] `[tiles, C_in]` (input transform) and U[k] `[C_in, C_out]`
-(kernel transform): 16 matmuls with K = C_in. Only for 2-D, 3x3, stride 1, dilation 1,
-groups 1 (`supports`); `conv(..., impl='winograd')` falls back to 'xla' otherwise.
-`input_gradient` computes dx as Winograd's forward of the transposed conv, 3-4x faster than
-the autodiff; the planned convs ('auto', 'fast') use it as 'winograd''s dx pass.
+and the sum over input channels moves inside: for each grid point k, M[k] = V[k] @ U[k] with
+V[k] `[tiles, C_in]` (input transform) and U[k] `[C_in, C_out]` (kernel transform): K = C_in.
+F(4x4, 3x3) does 36 multiplies per 16 outputs where F(2x2, 3x3) does 16 per 4, and its
+transformed tiles are 2.25x the input's size against 4x; its larger coefficients cost float32
+accuracy: ~1e-5 relative error against ~1e-6 (ResNet-18's stages, against lax.conv).
+Only for 2-D, 3x3, stride 1, dilation 1, groups 1 (`supports`); other geometries fall back
+to 'xla'. `input_gradient` computes dx as Winograd's forward of the transposed conv, 3-4x
+faster than the autodiff; the planned convs ('auto', 'fast') use it as the Winograd dx pass.
 """
 from typing import Sequence
 
@@ -27,35 +33,71 @@ from cnn_jax.ops.conv_basic import conv_xla
 from cnn_jax.ops.conv_geometry import check, geometry, pad_input
 from cnn_jax.ops.padding import Padding, as_tuple
 
-B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float32)
-G = np.array([[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]], np.float32)
-A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float32)
+B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
+G = np.array([[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]], np.float64)
+A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
+B_T4 = np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+                 [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], np.float64)
+G4 = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+               [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]], np.float64)
+A_T4 = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
+                 [0, 1, -1, 8, -8, 1]], np.float64)
+TRANSFORMS = {2: (B_T, G, A_T), 4: (B_T4, G4, A_T4)}  # output tile m -> (B^T, G, A^T)
 
 
 def supports(w_shape: Sequence[int], strides=1, dilation=1, groups: int = 1) -> bool:
-  """True for the 2-D 3x3, stride 1, dilation 1, dense convs that F(2x2, 3x3) computes."""
+  """True for the 2-D 3x3, stride 1, dilation 1, dense convs that F(m x m, 3x3) computes."""
   return (len(w_shape) == 4 and tuple(w_shape[:2]) == (3, 3) and groups == 1
           and as_tuple(strides, 2) == (1, 1) and as_tuple(dilation, 2) == (1, 1))
 
 
 def _combine(terms, coeffs):
-  """sum_i coeffs[i] * terms[i], skipping zeros (the transforms are sparse +-1, 1/2)."""
+  """sum_i coeffs[i] * terms[i], skipping zeros (the transforms are sparse, small integers)."""
   out = None
   for c, t in zip(coeffs, terms):
     if c == 0:
       continue
-    t = t if c == 1 else (-t if c == -1 else t * c)
+    t = t if c == 1 else (-t if c == -1 else t * float(c))
     out = t if out is None else out + t
   return out
 
 
-def kernel_transform(w: jax.Array) -> jax.Array:
-  """U = G g G^T for every (C_in, C_out) pair: `[3, 3, C_in, C_out]` -> `[16, C_in, C_out]`.
+def kernel_transform(w: jax.Array, m: int = 2) -> jax.Array:
+  """U = G g G^T for every (C_in, C_out) pair: `[3, 3, C_in, C_out]` -> `[(m+2)^2, C_in, C_out]`.
 
   One matmul, U = kron(G, G) @ w.reshape(9, C_in C_out), so no per-plane temporaries.
   """
-  gg = jnp.asarray(np.kron(G, G), w.dtype)                              # [16, 9]
-  return (gg @ w.reshape(9, -1)).reshape(16, *w.shape[2:])
+  g = TRANSFORMS[m][1]
+  gg = jnp.asarray(np.kron(g, g), w.dtype)                              # [(m+2)^2, 9]
+  return (gg @ w.reshape(9, -1)).reshape(-1, *w.shape[2:])
+
+
+def _winograd(x: jax.Array, w: jax.Array, pads, m: int) -> jax.Array:
+  """F(m x m, 3x3) of x `[N, H, W, C_in]`, w `[3, 3, C_in, C_out]`, explicit pads."""
+  b_t, _, a_t = TRANSFORMS[m]
+  t = m + 2                                                  # input tile size
+  _, _, pads, (h_out, w_out) = geometry(x, w, 1, pads, 1)
+  th, tw = -(-h_out // m), -(-w_out // m)                    # m x m output tiles per dim
+  # Pad so every t x t tile (stride m) lies inside: m th + 2 rows, m tw + 2 columns.
+  extra = [(lo, hi + m * n_t + 2 - (n + lo + hi)) for (lo, hi), n_t, n in
+           zip(pads, (th, tw), x.shape[1:3])]
+  xp = pad_input(x, extra)
+  n, c_in, c_out = x.shape[0], x.shape[-1], w.shape[-1]
+  # V = B^T d B, separably: rows (tile row u of tile i is padded row m i + u), then columns;
+  # each stage one stacked array, which XLA writes in one fused pass (36 separate transforms
+  # and a stack cost 1.5-2x more at ResNet-18's 32x32x64).
+  rows = jnp.stack([_combine([xp[:, u:u + m * th:m] for u in range(t)], b_t[a])
+                    for a in range(t)])                               # [t, N, th, W_p, C]
+  v_mat = jnp.stack([_combine([rows[:, :, :, v:v + m * tw:m] for v in range(t)], b_t[b])
+                     for b in range(t)], 1).reshape(t * t, n * th * tw, c_in)
+  prod = jnp.einsum('kmc,kco->kmo', v_mat, kernel_transform(w, m).astype(x.dtype))
+  prod = prod.reshape(t, t, n, th, tw, c_out)
+  # Y = A^T M A, columns then rows, each output (r, s) of tile (i, j) stacked next to its
+  # tile index so that a reshape places it at (m i + r, m j + s).
+  cols = jnp.stack([_combine([prod[:, b] for b in range(t)], a_t[s]) for s in range(m)],
+                   -2)                                                # [t, N, th, tw, m, C]
+  y = jnp.stack([_combine([cols[a] for a in range(t)], a_t[r]) for r in range(m)], 2)
+  return y.reshape(n, m * th, m * tw, c_out)[:, :h_out, :w_out, :]
 
 
 def conv_winograd(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
@@ -69,32 +111,22 @@ def conv_winograd(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
   check(x, w, groups)
   if not supports(w.shape, strides, dilation, groups):
     return conv_xla(x, w, strides, padding, dilation, groups)
-  _, _, pads, (h_out, w_out) = geometry(x, w, strides, padding, dilation)
-  th, tw = -(-h_out // 2), -(-w_out // 2)                    # 2x2 output tiles per dim
-  # Pad so every 4x4 tile (stride 2) lies inside: 2 t + 2 rows/cols.
-  extra = [(lo, hi + 2 * t + 2 - (n + lo + hi)) for (lo, hi), t, n in
-           zip(pads, (th, tw), x.shape[1:3])]
-  xp = pad_input(x, extra)
-  n, c_in, c_out = x.shape[0], x.shape[-1], w.shape[-1]
-  # d[u][v] = xp[:, 2 i + u, 2 j + v, :] for tile (i, j): 16 strided views [N, th, tw, C].
-  d = [[xp[:, u:u + 2 * th:2, v:v + 2 * tw:2, :] for v in range(4)] for u in range(4)]
-  # V = B^T d B, row transform then column transform; 16 maps of [N th tw, C_in].
-  rows = [[_combine([d[u][v] for u in range(4)], B_T[a]) for v in range(4)] for a in range(4)]
-  v_maps = [_combine(rows[a], B_T[b]) for a in range(4) for b in range(4)]
-  v_mat = jnp.stack(v_maps).reshape(16, n * th * tw, c_in)
-  m = jnp.einsum('kmc,kco->kmo', v_mat, kernel_transform(w).astype(x.dtype))
-  m = m.reshape(4, 4, n, th, tw, c_out)
-  # Y = A^T M A: 2x2 outputs per tile; output (r, s) of every tile lands at (2 i + r, 2 j + s),
-  # placed by interior-padded pads that XLA fuses with the sum (no interleaving copy).
-  cols = [[_combine([m[a, b] for a in range(4)], A_T[r]) for b in range(4)] for r in range(2)]
-  zero = jnp.zeros((), x.dtype)
-  y = None
-  for r in range(2):
-    for s in range(2):
-      part = _combine(cols[r], A_T[s])                                  # [N, th, tw, C_out]
-      part = jax.lax.pad(part, zero, [(0, 0, 0), (r, 1 - r, 1), (s, 1 - s, 1), (0, 0, 0)])
-      y = part if y is None else y + part
-  return y[:, :h_out, :w_out, :]
+  return _winograd(x, w, geometry(x, w, strides, padding, dilation)[2], 2)
+
+
+def conv_winograd4(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
+                   padding: Padding = 'VALID', dilation: int | Sequence[int] = 1,
+                   groups: int = 1) -> jax.Array:
+  """3x3 stride-1 conv by Winograd F(4x4, 3x3); other geometries go to `conv_xla`.
+
+  Args: x `[N, H, W, C_in]`, w `[3, 3, C_in, C_out]`; see `ops.conv.conv`.
+  Returns: `[N, H_out, W_out, C_out]`, equal to lax.conv up to float rounding (~1e-5
+  relative in float32).
+  """
+  check(x, w, groups)
+  if not supports(w.shape, strides, dilation, groups):
+    return conv_xla(x, w, strides, padding, dilation, groups)
+  return _winograd(x, w, geometry(x, w, strides, padding, dilation)[2], 4)
 
 
 def transposes(w_shape: Sequence[int], strides, pads, dilation, groups: int) -> bool:
@@ -103,15 +135,15 @@ def transposes(w_shape: Sequence[int], strides, pads, dilation, groups: int) -> 
           and all(0 <= lo <= 2 and 0 <= hi <= 2 for lo, hi in pads))
 
 
-def input_gradient(w: jax.Array, dy: jax.Array, pads) -> jax.Array:
+def input_gradient(w: jax.Array, dy: jax.Array, pads, m: int = 2) -> jax.Array:
   """dx `[N, H, W, C_in]` of a 3x3 stride-1 conv (`transposes`) at cotangent dy, by
   Winograd's *forward*.
 
   dx is itself a 3x3 stride-1 conv: of dy padded by (2 - lo, 2 - hi), with the kernel flipped
   in space and its in/out channels swapped (w'[a, b, o, c] = w[2 - a, 2 - b, c, o]), so
-  F(2x2, 3x3) computes it with 16 matmuls of K = C_out. Autodiff of the forward (the
+  F(m x m, 3x3) computes it with (m + 2)^2 matmuls of K = C_out. Autodiff of the forward (the
   transposed transforms) runs 3-4x slower: on the 2-core AVX2 machine, ResNet-18's 16x16x128
   dx takes 11.6 ms this way, 49 by autodiff and 14.7 for XLA's (the autotuner's timings).
   """
   w_t = jnp.flip(w, (0, 1)).swapaxes(2, 3)
-  return conv_winograd(dy, w_t, 1, [(2 - lo, 2 - hi) for lo, hi in pads], 1, 1)
+  return _winograd(dy, w_t, [(2 - lo, 2 - hi) for lo, hi in pads], m)

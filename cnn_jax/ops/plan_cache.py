@@ -20,7 +20,8 @@ from cnn_jax import _json_cache
 # 3: 'taps' computes a depthwise weight gradient in one variadic reduction (2-3x faster),
 #    so the times stored before are stale;
 # 4: 'winograd''s dx is Winograd's forward of the transposed conv (3-4x faster than autodiff).
-VERSION = 4
+# 5: Winograd's transforms in two stacked passes (faster), and 'winograd4', F(4x4, 3x3).
+VERSION = 5
 FILE = 'conv_autotune.json'
 
 
