@@ -21,9 +21,11 @@ BRANCHES = {
     'stem_narrow_wide_image': ((1, 48, 48, 1), (5, 5, 1, 3), {}, Plan('taps', 'im2col', 'xla')),
     'stem_wide': ((2, 9, 9, 3), (3, 3, 3, 20), dict(padding=1), Plan('im2col', 'im2col', 'xla')),
     'winograd_512': ((1, 4, 4, 512), (3, 3, 512, 4), dict(padding=1),
-                     Plan('winograd', 'winograd', 'xla')),
+                     Plan('winograd', 'winograd', 'winograd')),
     'winograd_128': ((1, 4, 4, 128), (3, 3, 128, 4), dict(padding=1),
                      Plan('winograd', 'winograd', 'xla')),
+    'winograd4_64': ((1, 8, 8, 64), (3, 3, 64, 4), dict(padding=1),
+                     Plan('winograd4', 'winograd4', 'xla')),
     'thin_narrow': ((2, 9, 9, 6), (5, 5, 6, 4), {}, Plan('xla', 'toeplitz', 'xla')),
     'small_output': ((2, 16, 16, 16), (3, 3, 16, 4), dict(strides=2, padding=1),
                      Plan('xla', 'im2col', 'xla')),
@@ -61,7 +63,7 @@ def test_every_plan_branch_equals_lax_conv_in_values_and_gradients():
   out = jax.jit(run, compiler_options={'xla_backend_optimization_level': 0})(cases)
   for name in BRANCHES:
     # Winograd's transforms add rounding that grows with C_in (sums of 512 products here).
-    atol = 1e-3 if name.startswith('winograd') else 2e-4
+    atol = 2e-3 if name.startswith('winograd') else 2e-4
     for part, got, want in zip(('y', 'dx', 'dw'), out[name, 'fast'], out[name, 'xla']):
       np.testing.assert_allclose(got, want, rtol=1e-4, atol=atol, err_msg=f'{name} {part}')
 
@@ -72,12 +74,12 @@ def test_every_plan_branch_equals_lax_conv_in_values_and_gradients():
     ((256, 14, 14, 6), (5, 5, 6, 16), {}, Plan('xla', 'toeplitz', 'xla')),
     # ResNet-18 small input, batch 32: stem, stage 1, strided 1 -> 2 and 2 -> 3, stages 2-4.
     ((32, 32, 32, 3), (3, 3, 3, 64), {}, Plan('im2col', 'im2col', 'xla')),
-    ((32, 32, 32, 64), (3, 3, 64, 64), {}, Plan('xla', 'xla', 'xla')),
+    ((32, 32, 32, 64), (3, 3, 64, 64), {}, Plan('winograd4', 'winograd4', 'xla')),
     ((32, 32, 32, 64), (3, 3, 64, 128), dict(strides=2), Plan('xla', 'taps', 'xla')),
-    ((32, 16, 16, 128), (3, 3, 128, 128), {}, Plan('winograd', 'winograd', 'xla')),
+    ((32, 16, 16, 128), (3, 3, 128, 128), {}, Plan('winograd4', 'winograd4', 'xla')),
     ((32, 16, 16, 128), (3, 3, 128, 256), dict(strides=2), Plan('xla', 'im2col', 'xla')),
-    ((32, 8, 8, 256), (3, 3, 256, 256), {}, Plan('winograd', 'winograd', 'xla')),
-    ((32, 4, 4, 512), (3, 3, 512, 512), {}, Plan('winograd', 'winograd', 'xla')),
+    ((32, 8, 8, 256), (3, 3, 256, 256), {}, Plan('winograd4', 'winograd4', 'winograd')),
+    ((32, 4, 4, 512), (3, 3, 512, 512), {}, Plan('winograd', 'winograd', 'winograd')),
     # MobileNetV2: a depthwise conv and a 1x1 expansion.
     ((32, 32, 32, 144), (3, 3, 1, 144), dict(groups=144), Plan('taps', 'taps', 'taps')),
     ((32, 32, 32, 16), (1, 1, 16, 96), {}, Plan('im2col', 'im2col', 'taps')),

@@ -23,9 +23,13 @@ compile the same program, so none may time) and what untimed traces use:
                           7x alone, but recomputed by each consumer in a step), dx 'im2col';
                           wider (ResNet's CIFAR stem, 3 -> 64): forward and dx 'im2col' (1.7x
                           forward; XLA has no dx there), dw 'xla' (2.42 vs 2.6 ms).
-  3x3 / stride 1, C_in >= 128    forward and dx 'winograd' F(2x2, 3x3) (forward 1.3-1.5x;
-                          dx, Winograd's forward of the transposed conv, 1.1-1.4x), dw 'xla'
-                          (Winograd's: 1.3x slower).
+  3x3 / stride 1, C_in >= 64     forward and dx by Winograd (dx: Winograd's forward of the
+                          transposed conv): F(4x4, 3x3) 'winograd4' where the output is at
+                          least 8x8 and divides into 4x4 tiles (ResNet-18's 32x32x64 and
+                          8x8x256: 1.4-2.0x over 'xla'; at 16x16x128 4-8% behind F(2x2, 3x3),
+                          the autotuner's pick there), else F(2x2, 3x3) 'winograd' (4x4x512:
+                          1.3x); dw 'winograd' (the autodiff of its transforms) for
+                          C_in >= 256 (1.2-1.3x), else 'xla' (Winograd's 1.1-1.9x slower).
   narrow and thin (C_in <= 8, `conv_toeplitz.worthwhile`; LeNet-5's second conv): dx
                           'toeplitz' (2.3x), forward and dw 'xla'.
   output <= 8x8           forward 'xla', dx 'im2col', dw 'xla' (ResNet's strided convs into
@@ -34,8 +38,7 @@ compile the same program, so none may time) and what untimed traces use:
                           depth slices folded into the batch (`conv3d_as_2d`); XLA's own 3-D
                           conv does not reach its fast 2-D emitter (~5x slower).
   grouped (ResNeXt)       'xla' for every pass (not measured here).
-  otherwise               'xla' for every pass (ResNet's 64-channel stage at 32x32), except a
-                          strided conv's dx: 'taps' (1.2x).
+  otherwise               'xla' for every pass, except a strided conv's dx: 'taps' (1.2x).
 
 With XLA's convolutions on Eigen, XLA's weight gradient of every dense k x k conv measured
 here beats the per-tap matmuls (1.3-1.8x on ResNet-18's stages): the rules taken when XLA
@@ -109,8 +112,10 @@ def plan(x_shape: Sequence[int], w_shape: Sequence[int], strides: Sequence[int],
     if w_shape[-1] > 16:
       return Plan('im2col', 'im2col', 'xla')
     return Plan('toeplitz', 'toeplitz', 'xla') if narrow else Plan('taps', 'im2col', 'xla')
-  if conv_winograd.supports(w_shape, strides, dilation, groups) and c_in >= 128:
-    return Plan('winograd', 'winograd', 'xla')
+  if conv_winograd.supports(w_shape, strides, dilation, groups) and c_in >= 64:
+    tiles4 = min(out) >= 8 and all(n % 4 == 0 for n in out)
+    fwd = 'winograd4' if tiles4 else 'winograd'
+    return Plan(fwd, fwd, 'winograd' if c_in >= 256 else 'xla')
   if narrow and c_in <= 8:
     return Plan('xla', 'toeplitz', 'xla')
   if max(out) <= 8:
