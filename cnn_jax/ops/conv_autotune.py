@@ -25,9 +25,10 @@ timed (noise beats the difference; the 'fast' rules choose), nor are any once th
 has spent `TOTAL_BUDGET_S` timing; multi-process runs use the 'fast' rules too (every process
 must compile the same program, and timings differ from host to host).
 
-Cost: the first run on a machine compiles every candidate of every pass (0.3-2 s each on the
-2-core CPU) and runs it 6-16 times: about a minute per 10 distinct convs (LeNet-5 ~20 s,
-ResNet-18 ~80 s, MobileNetV2 ~100 s); later runs only read the file.
+Cost: the first run on a machine compiles every candidate of every pass (0.01-1 s each on
+the 2-core CPU) and runs it 6-16 times: LeNet-5 10 s, ResNet-18 40 s, MobileNetV2 39 s
+(`benchmarks/side_by_side.py` on a fresh cache, docs/conv_bench.md); later runs only read
+the file.
 """
 import contextlib
 import logging
