@@ -97,6 +97,19 @@ def _auto_and_fixed(x, w, kw, fixed):
   return auto, lambda x, w: conv_planned(x, w, strides, pads, dilation, groups, chooser)
 
 
+def test_winograd4_only_for_float32_and_wider():
+  """F(4x4, 3x3) costs ~4 bits of accuracy: neither the autotuner nor the 'fast' rules offer
+  it below float32's mantissa (bfloat16, float16), where F(2x2, 3x3) stays."""
+  from cnn_jax.ops.conv_fast import fixed_plan
+  geometry = ((1, 1), ((1, 1), (1, 1)), (1, 1), 1)    # strides, pads, dilation, groups
+  x_shape, w_shape = (32, 32, 32, 64), (3, 3, 64, 64)
+  for dtype, want in ((jnp.float32, 'winograd4'), (jnp.bfloat16, 'winograd'),
+                      (jnp.float16, 'winograd')):
+    names = A.candidates('fwd', x_shape, w_shape, *geometry, dtype=dtype)
+    assert ('winograd4' in names) == (want == 'winograd4') and 'winograd' in names, dtype
+    assert fixed_plan('fwd', x_shape, w_shape, dtype, *geometry) == want, dtype
+
+
 def test_auto_picks_the_fastest_saves_it_and_later_runs_read_it(tuner, tmp_path):
   x, w = jnp.ones((2, 6, 6, 8)), jnp.ones((3, 3, 8, 8))
   jax.grad(lambda x, w: C.conv(x, w, impl='auto', padding=1).sum(), (0, 1))(x, w)

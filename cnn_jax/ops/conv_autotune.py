@@ -77,15 +77,17 @@ def untimed():
 
 
 def candidates(pass_: str, x_shape, w_shape: Sequence[int], strides, pads, dilation,
-               groups: int) -> list[str]:
+               groups: int, dtype=jnp.float32) -> list[str]:
   """The formulations that compute this conv pass (all equal `lax.conv`; tests/test_autotune).
 
   'toeplitz' joins where `conv_toeplitz.worthwhile` (thin, narrow 2-D convs), 'winograd' and
-  'winograd4' (F(2x2, 3x3), F(4x4, 3x3)) for 3x3 stride-1 dense 2-D convs, 'depth2d' for 3-D.
+  'winograd4' (F(2x2, 3x3), F(4x4, 3x3); the latter only for float32 and wider,
+  `conv_winograd.tile4_accurate`) for 3x3 stride-1 dense 2-D convs, 'depth2d' for 3-D.
   The forward of a dense conv with one input channel leaves out 'taps': with K = 1 its per-tap
   matmuls become elementwise products, which XLA fuses into, and so recomputes in, every
-  consumer of the output inside a train step, so timing the pass alone misleads (LeNet-5's first conv: 1.7 ms alone against 8.9 for 'xla',
-  but the whole step 47 ms against 31; docs/conv_bench.md)."""
+  consumer of the output inside a train step, so timing the pass alone misleads (LeNet-5's
+  first conv: 1.7 ms alone against 8.9 for 'xla', but the whole step 47 ms against 31;
+  docs/conv_bench.md)."""
   names = ['xla', 'im2col', 'taps']
   if pass_ == 'fwd' and groups == 1 and w_shape[-2] == 1:
     names.remove('taps')
@@ -93,7 +95,7 @@ def candidates(pass_: str, x_shape, w_shape: Sequence[int], strides, pads, dilat
                               _out_shape(x_shape, w_shape, strides, pads, dilation), groups):
     names.append('toeplitz')
   if conv_winograd.supports(w_shape, strides, dilation, groups):
-    names += ['winograd', 'winograd4']
+    names += ['winograd', 'winograd4'] if conv_winograd.tile4_accurate(dtype) else ['winograd']
   if len(w_shape) == 5:
     names.append('depth2d')
   return names
@@ -211,7 +213,7 @@ def choose(pass_: str, x_shape, w_shape, dtype, strides, pads, dilation, groups)
         _PLANS.update(plan_cache.load())
         _LOADED[0] = True
       entry = _PLANS.get(key)
-      names = candidates(pass_, x_shape, w_shape, strides, pads, dilation, groups)
+      names = candidates(pass_, x_shape, w_shape, strides, pads, dilation, groups, dtype)
       if entry is not None and 'times' in entry:
         timed = {n: t for n, t in _timed_ms(entry).items() if n in names}
         if set(names) - set(entry['times']):

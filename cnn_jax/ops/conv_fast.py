@@ -124,8 +124,12 @@ def plan(x_shape: Sequence[int], w_shape: Sequence[int], strides: Sequence[int],
 
 
 def fixed_plan(pass_: str, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> str:
-  """`plan`'s formulation for one pass ('fwd', 'dx' or 'dw'): the chooser of impl 'fast'."""
-  return getattr(plan(x_shape, w_shape, strides, dilation, groups), pass_)
+  """`plan`'s formulation for one pass ('fwd', 'dx' or 'dw'): the chooser of impl 'fast'.
+  Below float32 precision F(4x4, 3x3) gives way to F(2x2, 3x3) (`tile4_accurate`)."""
+  impl = getattr(plan(x_shape, w_shape, strides, dilation, groups), pass_)
+  if impl == 'winograd4' and not conv_winograd.tile4_accurate(dtype):
+    return 'winograd'
+  return impl
 
 
 def pass_fn(pass_: str, impl: str, strides, pads, dilation, groups) -> Callable:

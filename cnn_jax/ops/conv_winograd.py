@@ -51,6 +51,13 @@ def supports(w_shape: Sequence[int], strides=1, dilation=1, groups: int = 1) -> 
           and as_tuple(strides, 2) == (1, 1) and as_tuple(dilation, 2) == (1, 1))
 
 
+def tile4_accurate(dtype) -> bool:
+  """True for dtypes with at least float32's 23-bit mantissa. F(4x4, 3x3)'s coefficients
+  (up to 8, and 1/24) cost ~4 bits over F(2x2, 3x3): ~1e-5 relative error in float32, but
+  percent-level in bfloat16 or float16, so the planned convs keep it to float32 and wider."""
+  return jnp.issubdtype(dtype, jnp.floating) and jnp.finfo(dtype).nmant >= 23
+
+
 def _combine(terms, coeffs):
   """sum_i coeffs[i] * terms[i], skipping zeros (the transforms are sparse, small integers)."""
   out = None
