@@ -83,7 +83,7 @@ def _split_channels(a: jax.Array) -> jax.Array:
   """`[..., C]` -> `[..., C / 64, 64]` where C is a multiple of 64 above 128: the transforms
   are elementwise in C, and XLA:CPU's code generator (LLVM) can take 2-3x longer to compile
   a loop over a 256-512 long innermost axis than over 64 (ResNet-18's 4x4x512 forward: 0.94
-  -> 0.42 s; the whole step 9.5-9.9 -> 8.7-9.2 s)."""
+  -> 0.42 s; the whole step 9.5-9.9 -> 8.6-9.9 s, a small gain against the host's noise)."""
   c = a.shape[-1]
   return a.reshape(*a.shape[:-1], c // 64, 64) if c > 128 and c % 64 == 0 else a
 
