@@ -38,18 +38,17 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from cnn_jax.ops import (conv_autotune, conv_basic, conv_fast, conv_taps, conv_toeplitz,
-                         conv_winograd)
+from cnn_jax.ops import conv_autotune, conv_basic, conv_fast
 from cnn_jax.ops.padding import Padding, as_tuple, explicit_padding
 
-# The one table of formulations; each lives in its own module (a leaf: it imports
-# `ops.conv_geometry`, never this dispatcher).
+# The formulations: the teaching one, those a planned conv can run per pass
+# (`conv_fast.PASS_IMPLS`, the one list a new formulation joins; 'depth2d' is the planned
+# 3-D helper, not a user-facing impl), and the two planners. Each lives in its own module (a
+# leaf: it imports `ops.conv_geometry`, never this dispatcher).
 _FORMULATIONS: dict[str, Callable] = {
-    'direct': conv_basic.conv_direct, 'xla': conv_basic.conv_xla,
-    'im2col': conv_basic.conv_im2col, 'taps': conv_taps.conv_taps,
-    'winograd': conv_winograd.conv_winograd, 'winograd4': conv_winograd.conv_winograd4,
-    'toeplitz': conv_toeplitz.conv_toeplitz, 'fast': conv_fast.conv_fast,
-    'auto': conv_autotune.conv_auto}
+    'direct': conv_basic.conv_direct,
+    **{name: fn for name, fn in conv_fast.PASS_IMPLS.items() if name != 'depth2d'},
+    'fast': conv_fast.conv_fast, 'auto': conv_autotune.conv_auto}
 IMPLS = tuple(_FORMULATIONS)
 
 

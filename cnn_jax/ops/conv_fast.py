@@ -49,6 +49,7 @@ import functools
 from typing import Callable, Sequence
 
 import jax
+import jax.numpy as jnp
 
 from cnn_jax.ops import conv_taps, conv_toeplitz, conv_winograd
 from cnn_jax.ops.conv_basic import conv_im2col, conv_xla
@@ -92,8 +93,10 @@ class Plan:
 
 
 def plan(x_shape: Sequence[int], w_shape: Sequence[int], strides: Sequence[int],
-         dilation: Sequence[int], groups: int) -> Plan:
-  """Chooses each pass's formulation from the shapes (rules in the module docstring)."""
+         dilation: Sequence[int], groups: int, dtype=jnp.float32) -> Plan:
+  """Chooses each pass's formulation from the shapes and dtype (rules in the module
+  docstring; below float32's precision F(4x4, 3x3) gives way to F(2x2, 3x3),
+  `conv_winograd.tile4_accurate`)."""
   rank = len(w_shape) - 2
   kernel, c_g, c_in = tuple(w_shape[:-2]), w_shape[-2], x_shape[-1]
   if c_g == 1 and groups > 1:
@@ -113,7 +116,8 @@ def plan(x_shape: Sequence[int], w_shape: Sequence[int], strides: Sequence[int],
       return Plan('im2col', 'im2col', 'xla')
     return Plan('toeplitz', 'toeplitz', 'xla') if narrow else Plan('taps', 'im2col', 'xla')
   if conv_winograd.supports(w_shape, strides, dilation, groups) and c_in >= 64:
-    tiles4 = min(out) >= 8 and all(n % 4 == 0 for n in out)
+    tiles4 = (min(out) >= 8 and all(n % 4 == 0 for n in out)
+              and conv_winograd.tile4_accurate(dtype))
     fwd = 'winograd4' if tiles4 else 'winograd'
     return Plan(fwd, fwd, 'winograd' if c_in >= 256 else 'xla')
   if narrow and c_in <= 8:
@@ -124,12 +128,8 @@ def plan(x_shape: Sequence[int], w_shape: Sequence[int], strides: Sequence[int],
 
 
 def fixed_plan(pass_: str, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> str:
-  """`plan`'s formulation for one pass ('fwd', 'dx' or 'dw'): the chooser of impl 'fast'.
-  Below float32 precision F(4x4, 3x3) gives way to F(2x2, 3x3) (`tile4_accurate`)."""
-  impl = getattr(plan(x_shape, w_shape, strides, dilation, groups), pass_)
-  if impl == 'winograd4' and not conv_winograd.tile4_accurate(dtype):
-    return 'winograd'
-  return impl
+  """`plan`'s formulation for one pass ('fwd', 'dx' or 'dw'): the chooser of impl 'fast'."""
+  return getattr(plan(x_shape, w_shape, strides, dilation, groups, dtype), pass_)
 
 
 def pass_fn(pass_: str, impl: str, strides, pads, dilation, groups) -> Callable:

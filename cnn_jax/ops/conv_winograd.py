@@ -116,6 +116,14 @@ def _winograd(x: jax.Array, w: jax.Array, pads, m: int) -> jax.Array:
   return y.reshape(n, m * th, m * tw, c_out)[:, :h_out, :w_out, :]
 
 
+def _conv(x, w, strides, padding, dilation, groups, m: int) -> jax.Array:
+  """F(m x m, 3x3) where it applies (`supports`), else `conv_xla`."""
+  check(x, w, groups)
+  if not supports(w.shape, strides, dilation, groups):
+    return conv_xla(x, w, strides, padding, dilation, groups)
+  return _winograd(x, w, geometry(x, w, strides, padding, dilation)[2], m)
+
+
 def conv_winograd(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
                   padding: Padding = 'VALID', dilation: int | Sequence[int] = 1,
                   groups: int = 1) -> jax.Array:
@@ -124,10 +132,7 @@ def conv_winograd(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
   Args: x `[N, H, W, C_in]`, w `[3, 3, C_in, C_out]`; see `ops.conv.conv`.
   Returns: `[N, H_out, W_out, C_out]`, equal to lax.conv up to float rounding.
   """
-  check(x, w, groups)
-  if not supports(w.shape, strides, dilation, groups):
-    return conv_xla(x, w, strides, padding, dilation, groups)
-  return _winograd(x, w, geometry(x, w, strides, padding, dilation)[2], 2)
+  return _conv(x, w, strides, padding, dilation, groups, 2)
 
 
 def conv_winograd4(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
@@ -139,10 +144,7 @@ def conv_winograd4(x: jax.Array, w: jax.Array, strides: int | Sequence[int] = 1,
   Returns: `[N, H_out, W_out, C_out]`, equal to lax.conv up to float rounding (~1e-5
   relative in float32).
   """
-  check(x, w, groups)
-  if not supports(w.shape, strides, dilation, groups):
-    return conv_xla(x, w, strides, padding, dilation, groups)
-  return _winograd(x, w, geometry(x, w, strides, padding, dilation)[2], 4)
+  return _conv(x, w, strides, padding, dilation, groups, 4)
 
 
 def transposes(w_shape: Sequence[int], strides, pads, dilation, groups: int) -> bool:
