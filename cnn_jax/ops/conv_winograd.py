@@ -81,9 +81,9 @@ def kernel_transform(w: jax.Array, m: int = 2) -> jax.Array:
 
 def _split_channels(a: jax.Array) -> jax.Array:
   """`[..., C]` -> `[..., C / 64, 64]` where C is a multiple of 64 above 128: the transforms
-  are elementwise in C, and XLA:CPU's code generator (LLVM) can take 2-3x longer to compile
-  a loop over a 256-512 long innermost axis than over 64 (ResNet-18's 4x4x512 forward: 0.94
-  -> 0.42 s; the whole step 9.5-9.9 -> 8.6-9.9 s, a small gain against the host's noise)."""
+  are elementwise in C, and XLA:CPU's code generator (LLVM) fully unrolls a short innermost
+  loop, so a 256-512 long one compiles 2-3x slower than 64 (ResNet-18's 4x4x512 forward:
+  0.94 -> 0.42 s)."""
   c = a.shape[-1]
   return a.reshape(*a.shape[:-1], c // 64, 64) if c > 128 and c % 64 == 0 else a
 
@@ -97,25 +97,34 @@ def _winograd(x: jax.Array, w: jax.Array, pads, m: int) -> jax.Array:
   # Pad so every t x t tile (stride m) lies inside: m th + 2 rows, m tw + 2 columns.
   extra = [(lo, hi + m * n_t + 2 - (n + lo + hi)) for (lo, hi), n_t, n in
            zip(pads, (th, tw), x.shape[1:3])]
-  xp = _split_channels(pad_input(x, extra))
-  n, c_in, c_out = x.shape[0], x.shape[-1], w.shape[-1]
-  # V = B^T d B, separably: rows (tile row u of tile i is padded row m i + u), then columns;
-  # each stage one stacked array, which XLA writes in one fused pass (36 separate transforms
-  # and a stack cost 1.5-2x more at ResNet-18's 32x32x64).
-  rows = jnp.stack([_combine([xp[:, u:u + m * th:m] for u in range(t)], b_t[a])
-                    for a in range(t)])                               # [t, N, th, W_p, C]
-  v_mat = jnp.stack([_combine([rows[:, :, :, v:v + m * tw:m] for v in range(t)], b_t[b])
+  xp = pad_input(x, extra)
+  n, h_p, w_p = xp.shape[:3]
+  c_in, c_out = x.shape[-1], w.shape[-1]
+  # Each stage below is one stacked array, which XLA writes in one fused pass (36 separate
+  # transforms and a stack cost 1.5-2x more at ResNet-18's 32x32x64), and sees its data with
+  # as few axes as its slices allow: every axis is a loop nest for XLA:CPU's code generator,
+  # which unrolls the short ones (ResNet-18's four stages, forward and dx: 1.42 -> 1.16 s to
+  # compile, no slower to run). Each slice is taken once and shared by the t combinations.
+  # V = B^T d B, separably. Rows: tile row u of tile i is padded row m i + u; W and C merge.
+  flat = xp.reshape(n, h_p, -1, 64) if c_in % 64 == 0 else xp.reshape(n, h_p, -1)
+  row_taps = [flat[:, u:u + m * th:m] for u in range(t)]
+  rows = jnp.stack([_combine(row_taps, b_t[a]) for a in range(t)])   # [t, N, th, W_p C]
+  # Columns, over [t N th, W_p, C].
+  rows = _split_channels(rows.reshape(t * n * th, w_p, c_in))
+  col_taps = [rows[:, v:v + m * tw:m] for v in range(t)]
+  v_mat = jnp.stack([_combine(col_taps, b_t[b]).reshape(t, n * th * tw, c_in)
                      for b in range(t)], 1).reshape(t * t, n * th * tw, c_in)
   prod = jnp.einsum('kmc,kco->kmo', v_mat, kernel_transform(w, m).astype(x.dtype))
-  prod = _split_channels(prod.reshape(t, t, n, th, tw, c_out))
   # Y = A^T M A, columns then rows, each output (r, s) of tile (i, j) placed next to its
   # tile index so that a reshape puts it at (m i + r, m j + s). The rows are one small
   # matmul with A^T: XLA fuses an elementwise last stage into the conv's consumer (batch
   # norm and its backward), a kernel per layer that its code generator compiles slowly, and
   # a matmul leaves the consumer only a transpose (ResNet-18's step: 14 -> 10 s of code
   # generation on two cores, 8.4-8.9 -> 6.3-6.8 s to compile, and no slower to run).
-  cols = jnp.stack([_combine([prod[:, b] for b in range(t)], a_t[s]) for s in range(m)],
-                   4)                                                 # [t, N, th, tw, m, C]
+  prod = _split_channels(prod.reshape(t, t, n * th * tw, c_out))
+  prod_b = [prod[:, b] for b in range(t)]
+  cols = jnp.stack([_combine(prod_b, a_t[s]) for s in range(m)], 2)  # [t, N th tw, m, C]
+  cols = cols.reshape(t, n, th, tw, m, c_out)
   y = jnp.moveaxis(jnp.einsum('ra,a...->r...', jnp.asarray(a_t, x.dtype), cols), 0, 2)
   return y.reshape(n, m * th, m * tw, c_out)[:, :h_out, :w_out, :]
 
