@@ -130,6 +130,26 @@ def test_auto_picks_the_fastest_saves_it_and_later_runs_read_it(tuner, tmp_path)
   assert len(tuner.calls) == 3 and A.used_plans() == plans
 
 
+def test_fwd_and_dx_of_one_winograd_program_share_the_tile(tuner, monkeypatch):
+  ms = dict(fwd={'winograd': 1.0, 'winograd4': 1.2}, dx={'winograd': 2.0, 'winograd4': 1.5})
+  monkeypatch.setattr(A, 'timer', lambda pass_, fns, args: {
+      n: {'ms': ms.get(pass_, {}).get(n, 9.0)} for n in fns})
+
+  def run(w_shape):
+    x, w = jnp.ones((2, 6, 6, 8)), jnp.ones(w_shape)
+    jax.grad(lambda x, w: C.conv(x, w, impl='auto', padding=1).sum(), (0, 1))(x, w)
+    return {k.split()[0]: e['impl'] for k, e in A.used_plans().items()
+            if f'w{list(w_shape)}' in k and not k.startswith('dw')}
+
+  # First run: the forward picks by its own timings, the dx (timed faster with F(4x4))
+  # follows it; the next run pools both passes' timings of the one program: 2.7 < 3.0 ms.
+  assert run((3, 3, 8, 8)) == dict(fwd='winograd', dx='winograd')
+  A.reset()
+  assert run((3, 3, 8, 8)) == dict(fwd='winograd4', dx='winograd4')
+  # C_out != C_in: the dx is another program, each pass keeps its own pick.
+  assert run((3, 3, 8, 16)) == dict(fwd='winograd', dx='winograd4')
+
+
 @pytest.mark.parametrize('content', ['{not json', json.dumps({'version': 0, 'machines': {}}),
                                      json.dumps({'version': plan_cache.VERSION, 'machines': 3})])
 def test_a_corrupt_or_old_cache_is_rebuilt_with_a_warning(tuner, tmp_path, content):

@@ -69,6 +69,18 @@ def test_noise_keeps_xla_default():
   assert T.pick({'default': 1.0, 'legacy_fusion_emitter': 0.8}) == 'legacy_fusion_emitter'
 
 
+def test_a_slower_compile_must_be_repaid_within_payback_steps():
+  seconds = {'default': 0.70, 'legacy_fusion_emitter': 0.67, 'memory_scheduler': 0.69}
+  # 30 ms a step repays 2 s of extra compile in 67 steps (<= 100), but not 4 s (133 steps).
+  fast = {'default': 6.0, 'legacy_fusion_emitter': 8.0, 'memory_scheduler': 6.0}
+  slow = {'default': 6.0, 'legacy_fusion_emitter': 10.0, 'memory_scheduler': 6.0}
+  assert T.PAYBACK_STEPS == 100
+  assert T.pick(seconds, fast) == 'legacy_fusion_emitter'
+  assert T.pick(seconds, slow) == 'default'  # memory_scheduler: within the noise margin
+  seconds['memory_scheduler'] = 0.675     # now > 3% faster, and compiles no slower
+  assert T.pick(seconds, slow) == 'memory_scheduler'
+
+
 @pytest.mark.parametrize('mode, name', [('off', 'default'),
                                         ('legacy_fusion_emitter', 'legacy_fusion_emitter')])
 def test_off_and_fixed_modes_time_nothing(measuring, monkeypatch, tmp_path, mode, name):

@@ -239,10 +239,46 @@ def choose(pass_: str, x_shape, w_shape, dtype, strides, pads, dilation, groups)
               f"{n} {t['ms']} ms" for n, t in entry['times'].items()), entry['tuning_s'])
           plan_cache.save({key: entry})
         _PLANS[key] = entry
+      entry = _share_tile(pass_, entry, x_shape, w_shape, dtype, strides, pads, dilation, groups)
     if key not in _USED:
       logging.info('conv plan %s: %s (%s)', key, entry['impl'], entry['source'])
     _USED[key] = entry
     return entry['impl']
+
+
+def _same_winograd_program(x_shape, w_shape, strides, pads, dilation, groups) -> bool:
+  """True where a conv's Winograd dx (`conv_winograd.input_gradient`) runs the very program of
+  its forward: C_out = C_in and pads of 1 ('same' output, and the transposed pads 2 - 1 = 1),
+  so dy has x's shape and the transposed kernel w's."""
+  return (conv_winograd.transposes(w_shape, strides, pads, dilation, groups)
+          and w_shape[-1] == w_shape[-2] and all(lo == hi == 1 for lo, hi in pads))
+
+
+def _share_tile(pass_, entry, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> dict:
+  """The forward and dx of a conv whose two Winograd passes are one program
+  (`_same_winograd_program`) use one tile size: XLA then compiles that program's transform
+  kernels once for both (ResNet-18: a stage's fwd and dx picked F(4x4) and F(2x2) on timings
+  5-15% apart, adding ~0.4 s of code generation per stage), and the two passes' timings of
+  the program are two measurements of it. The forward picks the tile by the summed medians
+  of both passes where the dx was timed (a later run); the dx, traced after the forward,
+  follows the forward's choice."""
+  tiles = conv_fast.WINOGRAD_TILES
+  if (pass_ not in ('fwd', 'dx') or entry.get('impl') not in tiles
+      or not _same_winograd_program(x_shape, w_shape, strides, pads, dilation, groups)):
+    return entry
+  other_key = key_of('dx' if pass_ == 'fwd' else 'fwd', x_shape, w_shape, dtype, strides,
+                     pads, dilation, groups)
+  if pass_ == 'dx':
+    fwd = _USED.get(other_key)
+    shared = fwd['impl'] if fwd is not None and fwd['impl'] in tiles else entry['impl']
+  else:
+    mine, theirs = _timed_ms(entry), _timed_ms(_PLANS.get(other_key, {}))
+    sums = {n: mine[n] + theirs[n] for n in tiles if n in mine and n in theirs}
+    shared = min(sums, key=sums.get) if sums else entry['impl']
+  if shared == entry['impl']:
+    return entry
+  return {**entry, 'impl': shared, 'source': entry.get('source', '') + '; Winograd tile shared '
+          'by fwd and dx'}
 
 
 def _fixed_entry(impl, pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> dict:

@@ -21,7 +21,8 @@ from cnn_jax import _json_cache
 #    so the times stored before are stale;
 # 4: 'winograd''s dx is Winograd's forward of the transposed conv (3-4x faster than autodiff).
 # 5: Winograd's transforms in two stacked passes (faster), and 'winograd4', F(4x4, 3x3).
-VERSION = 5
+# 6: Winograd's output rows as a matmul, flatter transform stages; 'taps' dx in one matmul.
+VERSION = 6
 FILE = 'conv_autotune.json'
 
 
