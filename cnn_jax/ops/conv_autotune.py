@@ -5,7 +5,8 @@ strides, pads, dilation, groups) is traced, every candidate formulation of that 
 (`candidates`: 'xla', 'im2col', 'taps', plus 'toeplitz' for thin, narrow 2-D convs,
 'winograd' and 'winograd4' for 3x3 stride-1 dense 2-D convs and 'depth2d' for 3-D) is
 compiled on zero inputs of the real shapes and timed on the host, and the fastest (median of
-at least `ROUNDS` interleaved calls; `pick`) is used. Passes:
+at least `ROUNDS` interleaved calls; `pick`) is used, except that the forward and dx of one
+Winograd program share a tile size (`_share_tile`). Passes:
 
     fwd  y  = conv(x, w)          dx = VJP of conv w.r.t. x at dy      dw = VJP w.r.t. w at dy
 

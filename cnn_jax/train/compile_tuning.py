@@ -11,7 +11,8 @@ differs) was 2.5-8.6% faster for ResNet-18, 3-4% for MobileNetV2 and 1% for LeNe
 interleaved runs on the 2-core AVX2 test machine, gains the size of that host's noise, so
 it is a candidate like the others (docs/conv_bench.md). So `tuned_jit` compiles the step with each of
 `CANDIDATES` on the first call, times each on copies of the real arguments, and keeps the
-fastest: a cuDNN-benchmark-mode choice at the level of the whole program.
+fastest (`pick`: by more than MIN_GAIN, and repaying any extra compile time within
+PAYBACK_STEPS steps): a cuDNN-benchmark-mode choice at the level of the whole program.
 
     step = tuned_jit(fn, in_shardings=..., donate_argnums=0)   # as jax.jit
     state, metrics = step(state, batch)                         # first call: tunes
