@@ -79,13 +79,17 @@ def kernel_transform(w: jax.Array, m: int = 2) -> jax.Array:
   return (gg @ w.reshape(9, -1)).reshape(-1, *w.shape[2:])
 
 
+# The transforms are elementwise in C, and XLA:CPU's code generator (LLVM) fully unrolls a
+# short innermost loop, so a 256-512 long one compiles 2-3x slower than a 64 long one
+# (ResNet-18's 4x4x512 forward: 0.94 -> 0.42 s): they see channels in blocks of this width.
+_BLOCK = 64
+
+
 def _split_channels(a: jax.Array) -> jax.Array:
-  """`[..., C]` -> `[..., C / 64, 64]` where C is a multiple of 64 above 128: the transforms
-  are elementwise in C, and XLA:CPU's code generator (LLVM) fully unrolls a short innermost
-  loop, so a 256-512 long one compiles 2-3x slower than 64 (ResNet-18's 4x4x512 forward:
-  0.94 -> 0.42 s)."""
+  """`[..., C]` -> `[..., C / _BLOCK, _BLOCK]` where C is a multiple of the block above 128."""
   c = a.shape[-1]
-  return a.reshape(*a.shape[:-1], c // 64, 64) if c > 128 and c % 64 == 0 else a
+  return (a.reshape(*a.shape[:-1], c // _BLOCK, _BLOCK) if c > 2 * _BLOCK and c % _BLOCK == 0
+          else a)
 
 
 def _winograd(x: jax.Array, w: jax.Array, pads, m: int) -> jax.Array:
@@ -105,8 +109,9 @@ def _winograd(x: jax.Array, w: jax.Array, pads, m: int) -> jax.Array:
   # as few axes as its slices allow: every axis is a loop nest for XLA:CPU's code generator,
   # which unrolls the short ones (ResNet-18's four stages, forward and dx: 1.42 -> 1.16 s to
   # compile, no slower to run). Each slice is taken once and shared by the t combinations.
-  # V = B^T d B, separably. Rows: tile row u of tile i is padded row m i + u; W and C merge.
-  flat = xp.reshape(n, h_p, -1, 64) if c_in % 64 == 0 else xp.reshape(n, h_p, -1)
+  # V = B^T d B, separably. Rows: tile row u of tile i is padded row m i + u; W and C
+  # merge (in channel blocks where C allows).
+  flat = xp.reshape(n, h_p, -1, _BLOCK) if c_in % _BLOCK == 0 else xp.reshape(n, h_p, -1)
   row_taps = [flat[:, u:u + m * th:m] for u in range(t)]
   rows = jnp.stack([_combine(row_taps, b_t[a]) for a in range(t)])   # [t, N, th, W_p C]
   # Columns, over [t N th, W_p, C].
@@ -164,6 +169,15 @@ def transposes(w_shape: Sequence[int], strides, pads, dilation, groups: int) -> 
   """True where `input_gradient` applies: a conv `supports` covers with pads <= 2 per side."""
   return (supports(w_shape, strides, dilation, groups)
           and all(0 <= lo <= 2 and 0 <= hi <= 2 for lo, hi in pads))
+
+
+def dx_is_forward_program(w_shape: Sequence[int], strides, pads, dilation,
+                          groups: int) -> bool:
+  """True where `input_gradient` runs the very program of the conv's forward: C_out = C_in
+  and pads of 1 ('same' output, and the transposed pads 2 - 1 = 1), so dy has x's shape and
+  the transposed kernel w's; one tile size then shares every transform kernel of the two."""
+  return (transposes(w_shape, strides, pads, dilation, groups)
+          and w_shape[-1] == w_shape[-2] and all(lo == hi == 1 for lo, hi in pads))
 
 
 def input_gradient(w: jax.Array, dy: jax.Array, pads, m: int = 2) -> jax.Array:
