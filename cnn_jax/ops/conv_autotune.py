@@ -5,8 +5,8 @@ strides, pads, dilation, groups) is traced, every candidate formulation of that 
 (`candidates`: 'xla', 'im2col', 'taps', plus 'toeplitz' for thin, narrow 2-D convs,
 'winograd' and 'winograd4' for 3x3 stride-1 dense 2-D convs and 'depth2d' for 3-D) is
 compiled on zero inputs of the real shapes and timed on the host, and the fastest (median of
-at least `ROUNDS` interleaved calls; `pick`) is used, except that the forward and dx of one
-Winograd program share a tile size (`_share_tile`). Passes:
+at least `ROUNDS` interleaved calls; `pick`) is used, except that the dx of a conv whose
+Winograd dx is its forward's program takes the forward's tile size (`_share_tile`). Passes:
 
     fwd  y  = conv(x, w)          dx = VJP of conv w.r.t. x at dy      dw = VJP w.r.t. w at dy
 
@@ -247,39 +247,21 @@ def choose(pass_: str, x_shape, w_shape, dtype, strides, pads, dilation, groups)
     return entry['impl']
 
 
-def _same_winograd_program(x_shape, w_shape, strides, pads, dilation, groups) -> bool:
-  """True where a conv's Winograd dx (`conv_winograd.input_gradient`) runs the very program of
-  its forward: C_out = C_in and pads of 1 ('same' output, and the transposed pads 2 - 1 = 1),
-  so dy has x's shape and the transposed kernel w's."""
-  return (conv_winograd.transposes(w_shape, strides, pads, dilation, groups)
-          and w_shape[-1] == w_shape[-2] and all(lo == hi == 1 for lo, hi in pads))
-
-
 def _share_tile(pass_, entry, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> dict:
-  """The forward and dx of a conv whose two Winograd passes are one program
-  (`_same_winograd_program`) use one tile size: XLA then compiles that program's transform
-  kernels once for both (ResNet-18: a stage's fwd and dx picked F(4x4) and F(2x2) on timings
-  5-15% apart, adding ~0.4 s of code generation per stage), and the two passes' timings of
-  the program are two measurements of it. The forward picks the tile by the summed medians
-  of both passes where the dx was timed (a later run); the dx, traced after the forward,
-  follows the forward's choice."""
+  """The dx of a conv whose Winograd dx is its forward's program
+  (`conv_winograd.dx_is_forward_program`) uses the forward's tile size: XLA then compiles
+  that program's transform kernels once for both (ResNet-18: a stage's fwd and dx picked
+  F(4x4) and F(2x2) on timings 5-15% apart, adding ~0.4 s of code generation per stage).
+  The dx is traced after the forward; the forward's own choice is untouched, so a plan is
+  the same in the first run as in every later one."""
   tiles = conv_fast.WINOGRAD_TILES
-  if (pass_ not in ('fwd', 'dx') or entry.get('impl') not in tiles
-      or not _same_winograd_program(x_shape, w_shape, strides, pads, dilation, groups)):
+  if (pass_ != 'dx' or entry.get('impl') not in tiles
+      or not conv_winograd.dx_is_forward_program(w_shape, strides, pads, dilation, groups)):
     return entry
-  other_key = key_of('dx' if pass_ == 'fwd' else 'fwd', x_shape, w_shape, dtype, strides,
-                     pads, dilation, groups)
-  if pass_ == 'dx':
-    fwd = _USED.get(other_key)
-    shared = fwd['impl'] if fwd is not None and fwd['impl'] in tiles else entry['impl']
-  else:
-    mine, theirs = _timed_ms(entry), _timed_ms(_PLANS.get(other_key, {}))
-    sums = {n: mine[n] + theirs[n] for n in tiles if n in mine and n in theirs}
-    shared = min(sums, key=sums.get) if sums else entry['impl']
-  if shared == entry['impl']:
+  fwd = _USED.get(key_of('fwd', x_shape, w_shape, dtype, strides, pads, dilation, groups))
+  if fwd is None or fwd['impl'] not in tiles or fwd['impl'] == entry['impl']:
     return entry
-  return {**entry, 'impl': shared, 'source': entry.get('source', '') + '; Winograd tile shared '
-          'by fwd and dx'}
+  return {**entry, 'impl': fwd['impl'], 'source': entry['source'] + '; the forward\'s tile'}
 
 
 def _fixed_entry(impl, pass_, x_shape, w_shape, dtype, strides, pads, dilation, groups) -> dict:
